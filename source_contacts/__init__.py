@@ -1,0 +1,3 @@
+from source_contacts.source import SourceContacts
+
+__all__ = ["SourceContacts"]
