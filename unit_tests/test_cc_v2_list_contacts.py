@@ -1,0 +1,102 @@
+"""cc_v2_list_contacts: next_link pagination with api_key on every page, per-list incremental, errors."""
+
+import json
+
+from unittest import TestCase
+
+from airbyte_cdk.models import SyncMode
+from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
+
+from unit_tests.builders import V2_URL, per_partition_state, run_read, v2_config
+
+STREAM = "cc_v2_list_contacts"
+START = "2024-01-01T00:00:00.000Z"
+
+
+def _member(contact_id: str, updated: str) -> dict:
+    return {"id": contact_id, "status": "ACTIVE", "first_name": f"First {contact_id}", "last_update_date": updated}
+
+
+def _page(members: list, next_link: str | None = None) -> HttpResponse:
+    pagination = {"next_link": next_link} if next_link else {}
+    return HttpResponse(json.dumps({"meta": {"pagination": pagination}, "results": members}), 200)
+
+
+def _members_request(list_id: str, modified_since: str = START, next_token: str | None = None) -> HttpRequest:
+    params = {"api_key": "test-v2-key", "limit": "500", "modified_since": modified_since}
+    if next_token:
+        params["next"] = next_token
+    return HttpRequest(
+        f"{V2_URL}/lists/{list_id}/contacts", query_params=params, headers={"Authorization": "Bearer test-v2-token"}
+    )
+
+
+class CcV2ListContactsTest(TestCase):
+    @HttpMocker()
+    def test_next_link_pages_carry_api_key_and_records_get_list_id(self, http_mocker: HttpMocker) -> None:
+        http_mocker.get(
+            _members_request("1"),
+            _page([_member("11", "2024-02-01T10:00:00.000Z"), _member("12", "2024-02-02T10:00:00.000Z")], "/v2/lists/1/contacts?next=c3RhcnQ9Mg"),
+        )
+        http_mocker.get(_members_request("1", next_token="c3RhcnQ9Mg"), _page([_member("13", "2024-03-01T00:00:00.000Z")]))
+
+        output = run_read(v2_config(list_ids=["1"]), STREAM)
+
+        assert [(r.record.data["list_id"], r.record.data["id"]) for r in output.records] == [("1", "11"), ("1", "12"), ("1", "13")]
+        assert [r.record.data["updated_at"] for r in output.records] == [
+            "2024-02-01T10:00:00.000Z",
+            "2024-02-02T10:00:00.000Z",
+            "2024-03-01T00:00:00.000Z",
+        ]
+
+
+    @HttpMocker()
+    def test_incremental_sends_each_lists_own_modified_since_and_keeps_state_per_list(self, http_mocker: HttpMocker) -> None:
+        http_mocker.get(_members_request("1", modified_since="2025-01-01T00:00:00.000Z"), _page([_member("11", "2025-02-01T00:00:00.000Z")]))
+        http_mocker.get(_members_request("2"), _page([_member("21", "2024-06-01T00:00:00.000Z")]))
+        state = per_partition_state(STREAM, "updated_at", {"1": "2025-01-01T00:00:00.000Z"}, key="list_id")
+
+        output = run_read(v2_config(list_ids=["1", "2"]), STREAM, SyncMode.incremental, state=state)
+
+        assert sorted((r.record.data["list_id"], r.record.data["id"]) for r in output.records) == [("1", "11"), ("2", "21")]
+        final = output.most_recent_state.stream_state.__dict__
+        cursors = {s["partition"]["list_id"]: s["cursor"]["updated_at"] for s in final["states"]}
+        assert set(cursors) == {"1", "2"}
+        assert cursors["1"] >= "2025-02-01T00:00:00.000Z"
+        assert cursors["2"] >= "2024-06-01T00:00:00.000Z"
+
+
+    @HttpMocker()
+    def test_every_list_is_read_when_list_ids_is_omitted(self, http_mocker: HttpMocker) -> None:
+        http_mocker.get(
+            HttpRequest(f"{V2_URL}/lists", query_params={"api_key": "test-v2-key"}),
+            HttpResponse(json.dumps([{"id": "1", "name": "A"}, {"id": "3", "name": "C"}]), 200),
+        )
+        http_mocker.get(_members_request("1"), _page([_member("11", "2024-02-01T00:00:00.000Z")]))
+        http_mocker.get(_members_request("3"), _page([]))
+
+        output = run_read(v2_config(), STREAM)
+
+        assert [(r.record.data["list_id"], r.record.data["id"]) for r in output.records] == [("1", "11")]
+
+
+    @HttpMocker()
+    def test_unauthorized_is_a_config_error_naming_the_provider(self, http_mocker: HttpMocker) -> None:
+        http_mocker.get(_members_request("1"), HttpResponse(json.dumps([{"error_key": "http.status.unauthorized"}]), 401))
+
+        output = run_read(v2_config(list_ids=["1"]), STREAM, expecting_exception=True)
+
+        errors = [m.trace.error for m in output.errors]
+        assert errors and errors[0].failure_type.value == "config_error"
+        assert "Constant Contact v2" in errors[0].message and "api_key" in errors[0].message
+        assert output.records == []
+
+
+    @HttpMocker()
+    def test_missing_list_fails_naming_the_list(self, http_mocker: HttpMocker) -> None:
+        http_mocker.get(_members_request("99"), HttpResponse(json.dumps([{"error_key": "http.status.not_found"}]), 404))
+
+        output = run_read(v2_config(list_ids=["99"]), STREAM, expecting_exception=True)
+
+        message = output.errors[0].trace.error.message
+        assert "/lists/99/contacts" in message and "list_ids" in message
