@@ -1,0 +1,377 @@
+"""Constant Contact API v3 (prefix /v3) and its OAuth token endpoint (/oauth2/default/v1/token).
+
+Refresh tokens rotate (single use); access tokens expire after `faults.access_token_ttl` seconds.
+"""
+from __future__ import annotations
+
+import base64
+import bisect
+import csv
+import io
+import threading
+import time
+import uuid
+from datetime import timedelta, timezone
+from urllib.parse import parse_qs
+
+from .common import (HttpError, Response, decode_token, encode_token, fmt_s, from_utc_stamp, json_response,
+                     parse_iso)
+
+CLIENT_ID = "emu-client-id"
+CLIENT_SECRET = "emu-client-secret"
+INCLUDES = ("custom_fields", "list_memberships", "phone_numbers", "street_addresses", "taggings", "notes")
+SUB_RESOURCES = set(INCLUDES)
+STATUS_FILTERS = {"all", "active", "unsubscribed", "deleted", "removed"}
+EXPORT_STATUSES = ("active", "unsubscribed", "removed")
+CSV_TZ = timezone(timedelta(hours=-5))   # the account's offset used for dates inside CSV exports
+
+
+class OAuth:
+    """Token bookkeeping: one current refresh token at a time, each usable once."""
+
+    def __init__(self, faults):
+        self._faults = faults
+        self._lock = threading.Lock()
+        self._refresh = {self._new("rt")}
+        self.current_refresh_token = next(iter(self._refresh))
+        self._access = {}   # token -> monotonic expiry
+
+    @staticmethod
+    def _new(kind):
+        return f"emu-{kind}-{uuid.uuid4().hex}"
+
+    def issue_access_token(self) -> str:
+        token = self._new("at")
+        with self._lock:
+            self._access[token] = time.monotonic() + float(self._faults.access_token_ttl)
+        return token
+
+    def expire_access_tokens(self) -> None:
+        """End the life of every access token issued so far, as if their TTL had just run out."""
+        with self._lock:
+            self._access = dict.fromkeys(self._access, 0.0)
+
+    def access_valid(self, token: str) -> bool:
+        expiry = self._access.get(token)
+        return expiry is not None and time.monotonic() < expiry
+
+    def rotate(self, refresh_token: str) -> tuple[str, str] | None:
+        """Spend a refresh token; returns (access, new refresh) or None if unknown/used."""
+        with self._lock:
+            if refresh_token not in self._refresh:
+                return None
+            self._refresh.discard(refresh_token)
+            new = self._new("rt")
+            self._refresh.add(new)
+            self.current_refresh_token = new
+        return self.issue_access_token(), new
+
+
+def _err(status, key, message):
+    return json_response({"error_key": key, "error_message": message}, status)
+
+
+def _bad(message):
+    return HttpError(_err(400, "query.param.invalid", message))
+
+
+def _int_param(req, name, default, lo, hi):
+    try:
+        value = int(req.query.get(name, default))
+    except ValueError:
+        raise _bad(f"{name} must be an integer")
+    if not lo <= value <= hi:
+        raise _bad(f"{name} must be between {lo} and {hi}")
+    return value
+
+
+# ---------------------------------------------------------------- CSV export columns
+
+def _csv_date(iso: str | None, long_form: bool) -> str:
+    """Render an RFC 3339 UTC stamp the two ways the real export does, e.g.
+    `2018-11-29 15:10:15 -0500` and `2019-11-25T16:29:13.000 -0500`."""
+    if not iso:
+        return ""
+    dt = from_utc_stamp(iso).astimezone(CSV_TZ)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.000 %z") if long_form else dt.strftime("%Y-%m-%d %H:%M:%S %z")
+
+
+def _first(key, field):
+    return lambda c, ctx: c[key][0][field] if c[key] else ""
+
+
+# Field name -> (header label, getter(contact, ctx)); dict order is the server's column order.
+EXPORT_COLUMNS = {
+    "first_name": ("First name", lambda c, ctx: c["first_name"]),
+    "last_name": ("Last name", lambda c, ctx: c["last_name"]),
+    "email_address": ("Email address - other", lambda c, ctx: c["email_address"]["address"]),
+    "email_permission": ("Email permission", lambda c, ctx: c["email_address"]["permission_to_send"]),
+    "email_optin_source": ("Email optin source", lambda c, ctx: c["email_address"]["opt_in_source"]),
+    "email_optin_date": ("Email optin date",
+                         lambda c, ctx: _csv_date(c["email_address"].get("opt_in_date"), ctx["long"])),
+    "email_optout_source": ("Email optout source", lambda c, ctx: c["email_address"].get("opt_out_source", "")),
+    "email_optout_date": ("Email optout date",
+                          lambda c, ctx: _csv_date(c["email_address"].get("opt_out_date"), ctx["long"])),
+    "email_optout_reason": ("Email optout reason", lambda c, ctx: ""),
+    "phone_number": ("Phone number - home", _first("phone_numbers", "phone_number")),
+    "company_name": ("Company Name", lambda c, ctx: c["company_name"]),
+    "job_title": ("Job Title", lambda c, ctx: c["job_title"]),
+    "street": ("Street - home", _first("street_addresses", "street")),
+    "city": ("City - home", _first("street_addresses", "city")),
+    "state": ("State - home", _first("street_addresses", "state")),
+    "zip": ("Zip - home", _first("street_addresses", "postal_code")),
+    "country": ("Country - home", _first("street_addresses", "country")),
+    "birthday": ("Birthday", lambda c, ctx: ""),
+    "anniversary": ("Anniversary", lambda c, ctx: ""),
+    "email_lists": ("Email lists", lambda c, ctx: ", ".join(ctx["list_names"][lid] for lid in c["list_memberships"])),
+    "notes": ("Notes", _first("notes", "content")),
+    "source_name": ("Source name", lambda c, ctx: c["create_source"]),
+    "created_at": ("Created At", lambda c, ctx: _csv_date(c["created_at"], ctx["long"])),
+    "updated_at": ("Updated At", lambda c, ctx: _csv_date(c["updated_at"], ctx["long"])),
+}
+
+
+class CcV3:
+    def __init__(self, emu):
+        self.emu = emu
+        self.data = emu.data
+        self.oauth = OAuth(emu.faults)
+
+    def register(self, router):
+        router.add("POST", r"/oauth2/default/v1/token", self.token)
+        for method, pattern, handler in [
+            ("GET", r"/v3/account/summary", self.account_summary),
+            ("GET", r"/v3/contact_lists", self.contact_lists),
+            ("GET", r"/v3/contacts", self.contacts),
+            ("GET", r"/v3/contact_custom_fields", self.custom_fields),
+            ("POST", r"/v3/activities/contact_exports", self.create_export),
+            ("GET", r"/v3/activities/(?P<activity_id>[^/]+)", self.activity),
+            ("GET", r"/v3/contact_exports/(?P<file_id>[^/]+)", self.export_file),
+        ]:
+            router.add(method, pattern, self._authed(handler))
+
+    def _authed(self, handler):
+        def wrapper(req):
+            auth = req.headers.get("Authorization") or ""
+            if not auth.startswith("Bearer ") or not self.oauth.access_valid(auth[7:]):
+                return _err(401, "unauthorized", "Unauthorized")
+            return handler(req)
+        return wrapper
+
+    # ------------------------------------------------------------ OAuth
+
+    def token(self, req):
+        expected = "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+        if req.headers.get("Authorization") != expected:
+            return json_response({"error": "invalid_client",
+                                  "error_description": "Client authentication failed."}, 401)
+        form = {k: v[-1] for k, v in parse_qs(req.body.decode("utf-8", "replace")).items()}
+        if form.get("grant_type") != "refresh_token":
+            return json_response({"error": "unsupported_grant_type",
+                                  "error_description": "The authorization grant type is not supported."}, 400)
+        if not form.get("refresh_token"):
+            return json_response({"error": "invalid_request",
+                                  "error_description": "The refresh_token parameter is required."}, 400)
+        pair = self.oauth.rotate(form["refresh_token"])
+        if pair is None:
+            return json_response({"error": "invalid_grant",
+                                  "error_description": "The refresh token is invalid or expired."}, 400)
+        access, refresh = pair
+        return json_response({"token_type": "Bearer", "expires_in": int(self.emu.faults.access_token_ttl),
+                              "access_token": access, "scope": "contact_data offline_access",
+                              "refresh_token": refresh}, headers={"Cache-Control": "no-store"})
+
+    # ------------------------------------------------------------ reads
+
+    def account_summary(self, req):
+        return json_response({"encoded_account_id": "a07e1emu1234", "first_name": "Erin", "last_name": "Mulator",
+                              "contact_email": "owner@example.com", "contact_phone": "555-555-0100",
+                              "country_code": "US", "state_code": "MA", "organization_name": "Emulated Flowers, Inc.",
+                              "time_zone_id": "America/New_York", "website": "https://www.example.com"})
+
+    def custom_fields(self, req):
+        keys = ("custom_field_id", "label", "name", "type")
+        return json_response({"custom_fields": [{k: f[k] for k in keys} for f in self.data.cc_v3_custom_fields]})
+
+    def contact_lists(self, req):
+        token = req.query.get("cursor")
+        if token:
+            state = decode_token(token)
+            if not state or "offset" not in state:
+                raise _bad("cursor is invalid")
+            limit, offset = state["limit"], state["offset"]
+        else:
+            limit, offset = _int_param(req, "limit", 50, 1, 1000), 0
+        with self.data.lock:
+            lists = [dict(lst) for lst in self.data.cc_v3_lists]
+        body = {"lists": lists[offset:offset + limit], "lists_count": len(lists)}
+        if offset + limit < len(lists):
+            nxt = encode_token({"offset": offset + limit, "limit": limit})
+            body["_links"] = {"next": {"href": f"/v3/contact_lists?cursor={nxt}"}}
+        return json_response(body)
+
+    def contacts(self, req):
+        token = req.query.get("cursor")
+        if token:
+            state = decode_token(token)
+            if not state or "after" not in state:
+                raise _bad("cursor is invalid")
+        else:
+            state = {"limit": _int_param(req, "limit", 50, 1, 500), "after": None,
+                     "since": self._updated_after(req), "include": self._includes(req),
+                     "status": req.query.get("status") or "all"}
+            if state["status"] not in STATUS_FILTERS:
+                raise _bad("status is invalid")
+        keys, ordered = self.data.v3_sorted()
+        # Keyset position: first contact after the last one served (or at/after updated_after).
+        if state["after"]:
+            start = bisect.bisect_right(keys, tuple(state["after"]))
+        elif state["since"]:
+            start = bisect.bisect_left(keys, (state["since"], ""))
+        else:
+            start = 0
+        wanted = self._status_test(state["status"])
+        page, more = [], False
+        for contact in ordered[start:]:
+            if not wanted(contact):
+                continue
+            if len(page) == state["limit"]:
+                more = True
+                break
+            page.append(contact)
+        total = self._count(keys, ordered, state)
+        include = tuple(state["include"])
+        parts = [self.data.encoded(("v3c", c["contact_id"], include), lambda c=c: self._view(c, include))
+                 for c in page]
+        links = b""
+        if more:
+            nxt = encode_token({**state, "after": [page[-1]["updated_at"], page[-1]["contact_id"]]})
+            links = b', "_links": {"next": {"href": "/v3/contacts?cursor=%s"}}' % nxt.encode()
+        body = b'{"contacts": [%s], "contacts_count": %d%s}' % (b", ".join(parts), total, links)
+        return Response(200, body)
+
+    def _count(self, keys, ordered, state):
+        start = bisect.bisect_left(keys, (state["since"], "")) if state["since"] else 0
+        if state["status"] == "all":
+            return len(ordered) - start
+        wanted = self._status_test(state["status"])
+        return sum(1 for c in ordered[start:] if wanted(c))
+
+    def _status_test(self, status):
+        if status == "all":
+            return lambda c: True
+        target = "removed" if status in ("deleted", "removed") else status
+        return lambda c: self.data.v3_status(c) == target
+
+    @staticmethod
+    def _updated_after(req):
+        raw = req.query.get("updated_after")
+        if not raw:
+            return None
+        dt = parse_iso(raw)
+        if dt is None:
+            raise _bad("updated_after must be an ISO-8601 date-time")
+        if dt.microsecond:   # stored stamps are whole seconds: >= 12.5 means >= 13
+            dt = dt.replace(microsecond=0) + timedelta(seconds=1)
+        return fmt_s(dt)
+
+    @staticmethod
+    def _includes(req):
+        raw = req.query.get("include") or ""
+        names = [n.strip() for n in raw.split(",") if n.strip()]
+        unknown = [n for n in names if n not in SUB_RESOURCES]
+        if unknown:
+            raise _bad(f"include has unknown values: {unknown}")
+        return [n for n in INCLUDES if n in names]
+
+    @staticmethod
+    def _view(contact, include):
+        return {k: v for k, v in contact.items() if k not in SUB_RESOURCES or k in include}
+
+    # ------------------------------------------------------------ export
+
+    def create_export(self, req):
+        body = req.json()
+        if not isinstance(body, dict):
+            return _err(400, "json.payload.invalid", "Request body must be a JSON object")
+        list_ids = body.get("list_ids")
+        if list_ids is not None and (not isinstance(list_ids, list) or len(list_ids) > 50):
+            return _err(400, "json.field.list_ids.invalid", "list_ids must be an array of at most 50 ids")
+        contact_ids = body.get("contact_ids")
+        if contact_ids is not None and (not isinstance(contact_ids, list) or len(contact_ids) > 500):
+            return _err(400, "json.field.contact_ids.invalid", "contact_ids must be an array of at most 500 ids")
+        status = body.get("status")
+        if status is not None and status not in EXPORT_STATUSES:
+            return _err(400, "json.field.status.invalid", f"status must be one of {list(EXPORT_STATUSES)}")
+        fields = body.get("fields")
+        if fields is not None and not isinstance(fields, list):
+            return _err(400, "json.field.fields.invalid", "fields must be an array")
+        job = self.emu.jobs.create("cc_v3", {"list_ids": list_ids, "contact_ids": contact_ids,
+                                             "status": status, "fields": fields})
+        known = {lst["list_id"] for lst in self.data.cc_v3_lists}
+        bad = [lid for lid in list_ids or [] if lid not in known]
+        if bad:   # like the real API: accepted now, the activity fails when processed
+            job.error = f"List ids not found: {', '.join(map(str, bad))}"
+        return json_response(self._activity_body(job, "queued"), 201)
+
+    def _activity_body(self, job, phase):
+        state = {"queued": "initialized", "processing": "processing", "done": "completed"}.get(phase)
+        state = state or job.failure or "failed"
+        body = {"activity_id": job.id, "state": state, "created_at": fmt_s(job.created_at),
+                "updated_at": fmt_s(job.finished_at or job.started_at or job.created_at),
+                "percent_done": {"initialized": 0, "processing": 50}.get(state, 100),
+                "activity_errors": [],
+                "_links": {"self": {"href": f"/v3/activities/{job.id}"},
+                           "results": {"href": f"/v3/contact_exports/{job.file_id}"}}}
+        if state == "completed":
+            if job.record_count is None:   # counted once; the file itself is built on download
+                job.record_count = len(self.export_contacts(job.params))
+            n = job.record_count
+            body["status"] = {"items_total_count": n, "items_completed_count": n}
+        elif phase == "failed":
+            body["activity_errors"] = [{"message": job.error or f"Export activity {state} (emulated)"}]
+        return body
+
+    def activity(self, req):
+        job = self.emu.jobs.get(req.params["activity_id"])
+        if job is None or job.api != "cc_v3":
+            return _err(404, "not.found", "Activity not found")
+        return json_response(self._activity_body(job, self.emu.jobs.poll(job)))
+
+    def export_contacts(self, params) -> list[dict]:
+        return self.data.v3_export_contacts(params.get("list_ids"), params.get("status"), params.get("contact_ids"))
+
+    def export_file(self, req):
+        job = self.emu.jobs.by_file(req.params["file_id"])
+        if job is None or job.api != "cc_v3" or job.phase != "done":
+            return _err(404, "not.found", "Export file not found")
+        contacts = self.export_contacts(job.params)
+        broken = self.emu.faults.take_broken_row("cc_v3", len(contacts))
+        if broken is not None:
+            return Response(200, self._csv(job.params, contacts, broken), "text/csv; charset=UTF-8")
+        blob = self.emu.jobs.file_bytes(job, lambda j: self._csv(j.params, contacts))
+        return Response(200, blob, "text/csv; charset=UTF-8")
+
+    def _columns(self, fields):
+        """(label, getter) pairs in server order; unknown requested fields are silently dropped."""
+        wanted = None if fields is None else set(fields)
+        cols = [(label, get) for name, (label, get) in EXPORT_COLUMNS.items() if wanted is None or name in wanted]
+        for f in self.data.cc_v3_custom_fields:   # custom fields appear under their label
+            if wanted is None or f["name"] in wanted:
+                fid = f["custom_field_id"]
+                cols.append((f["label"], lambda c, ctx, fid=fid: next(
+                    (cf["value"] for cf in c["custom_fields"] if cf["custom_field_id"] == fid), "")))
+        return cols
+
+    def _csv(self, params, contacts, broken_row: int | None = None) -> bytes:
+        cols = self._columns(params.get("fields"))
+        ctx = {"list_names": {lst["list_id"]: lst["name"] for lst in self.data.cc_v3_lists}, "long": False}
+        buf = io.StringIO()
+        buf.write("\ufeff")   # the real export starts with a UTF-8 byte order mark
+        writer = csv.writer(buf, lineterminator="\r\n")
+        writer.writerow([label for label, _ in cols])
+        for i, contact in enumerate(contacts, start=1):
+            ctx["long"] = int(contact["contact_id"][-1], 16) % 2 == 1   # mix both date spellings
+            row = [get(contact, ctx) for _, get in cols]
+            writer.writerow(row + ["unexpected extra field"] if i == broken_row else row)
+        return buf.getvalue().encode("utf-8")

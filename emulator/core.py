@@ -1,0 +1,132 @@
+"""The Emulator: two listeners (API + presigned-file host), the dataset, fault switches and jobs."""
+from __future__ import annotations
+
+from .cc_v2 import CcV2
+from .cc_v3 import CcV3
+from .cometly import Cometly
+from .dataset import Dataset
+from .faults import Faults
+from .jobs import JobStore
+from .server import Listener, RequestLog, Router
+
+
+class Emulator:
+    """Local stand-in for Constant Contact v2, v3 and Cometly.
+
+    emu = Emulator(seed=7); emu.start(); ... emu.stop()   (or `with Emulator() as emu:`)
+    """
+
+    def __init__(self, seed: int = 7, cometly_timezone: str = "America/New_York", sizes: dict | None = None):
+        self.seed = seed
+        self.cometly_timezone = cometly_timezone
+        self.data = Dataset(seed, sizes, cometly_timezone)
+        self.faults = Faults()
+        self.jobs = JobStore(self.faults)
+        self.requests = RequestLog()
+        self.file_requests = RequestLog()
+        self._api_router, self._file_router = Router(), Router()
+        self._cc_v3 = CcV3(self)
+        self.oauth = self._cc_v3.oauth
+        self._apis = [CcV2(self), self._cc_v3, Cometly(self)]
+        for api in self._apis:
+            api.register(self._api_router)
+            if hasattr(api, "register_files"):
+                api.register_files(self._file_router)
+        self._api = self._files = None
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self, port: int = 0, files_port: int = 0) -> "Emulator":
+        """Bind both listeners on 127.0.0.1 (port 0 = ephemeral) and serve in background threads."""
+        self._api = Listener(self._serve_api, self.requests, port=port)
+        self._files = Listener(self._serve_files, self.file_requests, port=files_port)
+        self._api.start()
+        self._files.start()
+        return self
+
+    def stop(self):
+        for listener in (self._api, self._files):
+            if listener:
+                listener.stop()
+        self._api = self._files = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """Base URL of the API listener (all three APIs, path-prefixed)."""
+        if self._api is None:
+            raise RuntimeError("Emulator is not started")
+        return self._api.url
+
+    @property
+    def files_url(self) -> str:
+        """Base URL of the presigned-file host (Cometly download_url)."""
+        if self._files is None:
+            raise RuntimeError("Emulator is not started")
+        return self._files.url
+
+    def reset_log(self):
+        self.requests.clear()
+        self.file_requests.clear()
+
+    # ------------------------------------------------------------ credentials and mutations
+
+    def issue_access_token(self) -> str:
+        """A valid v3 access token (for `access_token` credential mode), alive access_token_ttl seconds."""
+        return self.oauth.issue_access_token()
+
+    @property
+    def current_refresh_token(self) -> str:
+        """The one v3 refresh token that works right now (it rotates on every refresh)."""
+        return self.oauth.current_refresh_token
+
+    def touch_v2_members(self, list_id, contact_ids, at=None):
+        return self.data.touch_v2_members(list_id, contact_ids, at)
+
+    def add_v2_member(self, list_id, email=None, first_name=None, last_name=None, at=None):
+        return self.data.add_v2_member(list_id, email, first_name, last_name, at)
+
+    def touch_v2_lists(self, list_ids, at=None):
+        return self.data.touch_v2_lists(list_ids, at)
+
+    def touch_v3_contacts(self, contact_ids, at=None):
+        return self.data.touch_v3_contacts(contact_ids, at)
+
+    def touch_v3_lists(self, list_ids, at=None):
+        return self.data.touch_v3_lists(list_ids, at)
+
+    def add_cometly_contacts(self, n=1, at=None):
+        return self.data.add_cometly_contacts(n, at)
+
+    # ------------------------------------------------------------ config
+
+    def config(self) -> dict:
+        """A full connector config pointing at this emulator with valid credentials."""
+        url = self.url
+        return {
+            "start_date": "2024-01-01T00:00:00Z",
+            "constant_contact": {
+                "credentials": {"auth_type": "oauth2.0", "client_id": "emu-client-id",
+                                "client_secret": "emu-client-secret",
+                                "refresh_token": self.oauth.current_refresh_token},
+                "api_url": f"{url}/v3",
+                "token_url": f"{url}/oauth2/default/v1/token",
+            },
+            "constant_contact_v2": {"api_key": "emu-v2-api-key", "access_token": "emu-v2-access-token",
+                                    "api_url": f"{url}/v2"},
+            "cometly": {"api_key": "emu-cometly-key", "api_url": f"{url}/public-api/v1",
+                        "timezone": self.cometly_timezone, "window_days": 365},
+        }
+
+    # ------------------------------------------------------------ request entry points
+
+    def _serve_api(self, req):
+        return self.faults.take_path_fault(req.path) or self._api_router.dispatch(req)
+
+    def _serve_files(self, req):
+        return self.faults.take_path_fault(req.path) or self._file_router.dispatch(req)

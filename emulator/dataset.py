@@ -1,0 +1,529 @@
+"""Seeded ground-truth data for the three APIs, plus the mutation helpers tests use between syncs.
+
+Everything here is generated from `random.Random(seed)` with fixed 2024-2025 timestamps, so two
+emulators with the same seed and sizes hold identical data.  Only the mutation helpers read the
+wall clock (when no `at` is given).  Records are stored in their wire shape; the API modules only
+filter, page and serialize them.
+"""
+from __future__ import annotations
+
+import bisect
+import functools
+import json
+import random
+import threading
+import unicodedata
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from .common import UTC, as_utc, fmt_ms, fmt_s, fmt_us
+
+DEFAULT_SIZES = {
+    "cc_v2_list_members": {"1": 1203, "2": 57, "3": 0, "4": 4},
+    "cc_v3_contacts": 1234,
+    "cc_v3_lists": 25,
+    "cometly_contacts": 3000,
+}
+
+# Value pools.  Some entries deliberately carry CSV hazards (commas, quotes, newlines) and
+# non-ASCII text so exports exercise the connector's parsing.
+FIRST_NAMES = ["Alice", "Bob", "Carmen", "Dmitri", "Emeka", "Fatima", "Grace", "Hiro", "Ingrid", "Jamal",
+               "Keiko", "Liam", "Maya", "Noah", "Olivia", "Priya", "Quentin", "Rosa", "Sven", "Tariq",
+               "Uma", "Victor", "Wen", "Xavier", "Yara", "Zoë", "Łukasz", "José", "Renée", "Søren",
+               "Ana María", "François"]
+LAST_NAMES = ["Anderson", "Baker", "Chen", "Dubois", "Eriksen", "Fernández", "García", "Hughes", "Ito",
+              "Jensen", "Kowalski", "Lopez", "Müller", "Nakamura", "O'Brien", "Patel", "Quinn", "Rossi",
+              "Smith", "Tanaka", "Usman", "Varga", "Wójcik", "Xu", "Young", "Zhang", "山田", "Nguyễn"]
+COMPANIES = ["Acme Corp", "Globex", "Initech", 'Smith, Jones & "Partners"', "Umbrella LLC", "Hooli",
+             "Stark Industries", "Pied Piper", "Vandelay Industries", "Müller & Söhne GmbH", "Soylent, Inc.",
+             "山田商事", ""]
+JOB_TITLES = ["Purchasing Manager", "CEO", "Engineer", "Head of\nSales", "Marketing Lead", "Analyst, Data",
+              '"Chief" Happiness Officer', "Director", ""]
+DEPARTMENTS = ["Operations", "Sales", "Engineering", "Finance", "Marketing", ""]
+PLACES = [  # city, state code, intl state/province, country, postal code
+    ("Boston", "MA", "", "US", "02148"), ("Austin", "TX", "", "US", "73301"),
+    ("Portland", "OR", "", "US", "97201"), ("Toronto", "ON", "", "CA", "M5H 2N2"),
+    ("Kraków", "", "Małopolskie", "PL", "30-001"), ("Tokyo", "", "Tōkyō-to", "JP", "100-0001"),
+    ("São Paulo", "", "SP", "BR", "01000-000"), ("Berlin", "", "Berlin", "DE", "10115"),
+]
+STREETS = ["123 Maple Street", "9 Elm Ave", "77 Market St, Floor 3", "1 Infinite Loop", "Hauptstraße 5",
+           "ul. Floriańska 12", "Rua Augusta 1500"]
+NOTE_TEXTS = ["Approves all purchases", "Met at the trade show,\nfollow up in Q3", 'Prefers "email" only',
+              "VIP", "Called back, left message"]
+V2_LIST_NAMES = {"1": "Key Accounts", "2": "Newsletter Subscribers", "3": "Empty Prospects",
+                 "4": "VIP Beta Testers"}
+V3_CUSTOM_FIELDS = [("favorite_color", "Favorite Color"), ("shoe_size", "Shoe Size"),
+                    ("referral_code", "Referral Code")]
+COLORS = ["blue", "red", "green", 'sea "foam" green', "black, matte", "ochre"]
+
+EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+HORIZON = datetime(2025, 10, 1, tzinfo=UTC)
+
+
+@functools.lru_cache(maxsize=None)
+def _ascii_slug(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return "".join(ch for ch in folded if ch.isalnum()) or "x"
+
+
+class Dataset:
+    """Ground truth. Attributes (plain lists/dicts of wire-shaped records):
+
+    cc_v2_lists        list of v2 list dicts, ordered by id
+    cc_v2_contacts     contact id -> v2 contact dict (its `lists` reflect memberships)
+    cc_v2_members      list id -> member contact ids, ascending
+    cc_v2_date_added   (list id, contact id) -> datetime the contact joined the list
+    cc_v3_lists        v3 contact_list dicts
+    cc_v3_contacts     v3 contact dicts with every sub-resource (the API strips non-included ones)
+    cc_v3_custom_fields  [{"custom_field_id","name","label","type"}]
+    cometly_contacts   Cometly contact dicts incl. comet_tokens and all_emails, ordered by (created_at, id)
+    """
+
+    def __init__(self, seed: int = 7, sizes: dict | None = None, cometly_timezone: str = "UTC"):
+        self.seed = seed
+        self.sizes = {**DEFAULT_SIZES, **(sizes or {})}
+        self.cometly_tz = ZoneInfo(cometly_timezone)
+        self.lock = threading.RLock()
+        self.version = 0      # bumped on every mutation; invalidates the sorted caches
+        self._caches = {}
+        self._json = {}
+        self._build_v2(random.Random(f"{seed}:v2"))
+        self._build_v3(random.Random(f"{seed}:v3"))
+        self._build_cometly(random.Random(f"{seed}:cometly"))
+
+    # ================================================================ helpers
+
+    @staticmethod
+    def _when(rng, lo=EPOCH, hi=HORIZON, ms=False) -> datetime:
+        lo = lo.replace(microsecond=0)
+        span = max(1, int((hi - lo).total_seconds()))
+        dt = lo + timedelta(seconds=rng.randrange(span))
+        if ms and rng.random() < 0.7:
+            dt = dt.replace(microsecond=rng.randrange(1000) * 1000)
+        return dt
+
+    @staticmethod
+    def _uuid(rng) -> str:
+        """A version-4 UUID string drawn from `rng` (uuid.UUID() is too slow for 100k records)."""
+        h = f"{rng.getrandbits(128):032x}"
+        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
+
+    @staticmethod
+    def _pick(rng, seq):
+        """rng.choice, but faster (one C call); fine for our small pools."""
+        return seq[int(rng.random() * len(seq))]
+
+    def _bump(self):
+        self.version += 1
+        self._caches.clear()
+        self._json.clear()
+
+    def encoded(self, key, build, store: bool = True) -> bytes:
+        """JSON bytes of one record view, cached until the next mutation.
+
+        Serializing is the dominant cost of a page, so pages are assembled from these pieces.
+        Bulk export builds pass store=False so a 200k-record file does not also fill the cache.
+        """
+        blob = self._json.get(key)
+        if blob is None:
+            blob = json.dumps(build(), ensure_ascii=False).encode()
+            if store:
+                if len(self._json) >= 50_000:   # bound memory on benchmark-sized datasets
+                    self._json.clear()
+                self._json[key] = blob
+        return blob
+
+    def _cached(self, key, build):
+        with self.lock:
+            hit = self._caches.get(key)
+            if hit is None or hit[0] != self.version:
+                hit = (self.version, build())
+                self._caches[key] = hit
+            return hit[1]
+
+    # ================================================================ Constant Contact v2
+
+    def _build_v2(self, rng):
+        sizes = {str(k): int(v) for k, v in self.sizes["cc_v2_list_members"].items()}
+        counts = sorted(sizes.values(), reverse=True) or [0]
+        pool_size = counts[0] + sum(counts[1:]) // 2 + 10
+        self.cc_v2_contacts = {}
+        self._v2_next_id = 1001
+        for _ in range(pool_size):
+            self._v2_new_contact(rng)
+            self._v2_next_id += rng.randint(0, 2)  # ids are sparse, like a real account
+        # A tenth of the contacts share their last_update_date with another (boundary cases).
+        ids = list(self.cc_v2_contacts)
+        for cid in rng.sample(ids, len(ids) // 10):
+            self.cc_v2_contacts[cid]["last_update_date"] = self.cc_v2_contacts[self._pick(rng, ids)]["last_update_date"]
+
+        self.cc_v2_lists, self.cc_v2_members, self.cc_v2_date_added = [], {}, {}
+        for lid in sorted(sizes, key=lambda x: (len(x), x)):
+            created = self._when(rng, EPOCH, datetime(2024, 6, 1, tzinfo=UTC), ms=True)
+            members = sorted(rng.sample(ids, min(sizes[lid], len(ids))), key=int)
+            self.cc_v2_members[lid] = members
+            for cid in members:
+                self.cc_v2_contacts[cid]["lists"].append({"id": lid, "status": "ACTIVE"})
+                self.cc_v2_date_added[(lid, cid)] = self._when(rng, created, HORIZON)
+            self.cc_v2_lists.append({
+                "id": lid,
+                "name": V2_LIST_NAMES.get(lid, f"List {lid}"),
+                "status": "HIDDEN" if lid == "3" else "ACTIVE",
+                "created_date": fmt_ms(created),
+                "modified_date": fmt_ms(self._when(rng, created, HORIZON, ms=True)),
+                "contact_count": len(members),
+            })
+
+    def _v2_new_contact(self, rng, at: datetime | None = None, **overrides) -> dict:
+        cid = str(self._v2_next_id)
+        self._v2_next_id += 1
+        first, last = self._pick(rng, FIRST_NAMES), self._pick(rng, LAST_NAMES)
+        inserted = at or self._when(rng, EPOCH, datetime(2025, 3, 1, tzinfo=UTC), ms=True)
+        updated = at or self._when(rng, inserted, HORIZON, ms=True)
+        status = rng.choices(["ACTIVE", "UNCONFIRMED", "OPTOUT", "REMOVED"], [88, 4, 6, 2])[0]
+        city, state, intl_state, country, postal = self._pick(rng, PLACES)
+        source = self._pick(rng, ["ACTION_BY_OWNER", "ACTION_BY_VISITOR"])
+        email = {
+            "id": str(rng.randrange(10**9, 10**10)),
+            "status": status,
+            "confirm_status": self._pick(rng, ["CONFIRMED", "NO_CONFIRMATION_REQUIRED", "UNCONFIRMED"]),
+            "opt_in_source": source,
+            "opt_in_date": fmt_ms(inserted),
+            "email_address": f"{_ascii_slug(first)}.{_ascii_slug(last)}.{cid}@example.com",
+        }
+        if status == "OPTOUT":
+            email["opt_out_date"] = fmt_ms(updated)
+            email["opt_out_source"] = "ACTION_BY_VISITOR"
+        n_custom = self._pick(rng, [0, 0, 1, 2, 3])
+        contact = {
+            "id": cid,
+            "status": status,
+            "addresses": [{
+                "id": self._uuid(rng),
+                "line1": self._pick(rng, STREETS), "line2": self._pick(rng, ["", "Suite 100", "Apt 4B"]), "line3": "",
+                "city": city, "address_type": self._pick(rng, ["BUSINESS", "PERSONAL"]),
+                "state_code": state, "state": intl_state, "country_code": country,
+                "postal_code": postal, "sub_postal_code": self._pick(rng, ["", "", "1234"]),
+            }] if rng.random() < 0.8 else [],
+            "notes": [{"id": str(rng.randrange(1, 10**6)), "note": self._pick(rng, NOTE_TEXTS),
+                       "created_date": fmt_ms(inserted), "modified_date": fmt_ms(inserted)}]
+            if rng.random() < 0.2 else [],
+            "confirmed": email["confirm_status"] == "CONFIRMED",
+            "lists": [],
+            "source": self._pick(rng, ["API", "Site Owner", "Signup Form", "Import"]),
+            "email_addresses": [email],
+            "prefix_name": self._pick(rng, ["", "", "Mr.", "Ms.", "Dr."]),
+            "first_name": first,
+            "middle_name": self._pick(rng, ["", "", "", "J.", "Marie"]),
+            "last_name": last,
+            "job_title": self._pick(rng, JOB_TITLES),
+            "department_name": self._pick(rng, DEPARTMENTS),
+            "company_name": self._pick(rng, COMPANIES),
+            "home_phone": self._pick(rng, ["", f"555-555-{rng.randrange(10000):04d}"]),
+            "work_phone": self._pick(rng, ["", f"555-555-{rng.randrange(10000):04d}"]),
+            "cell_phone": self._pick(rng, ["", f"555-555-{rng.randrange(10000):04d}"]),
+            "fax": "",
+            "custom_fields": [{"name": f"CustomField{n}", "value": self._pick(rng, COLORS + ["Budget > $2.5 million"])}
+                              for n in sorted(rng.sample(range(1, 16), n_custom))],
+            "insert_date": fmt_ms(inserted),
+            "last_update_date": fmt_ms(updated),
+        }
+        contact.update(overrides)
+        self.cc_v2_contacts[cid] = contact
+        return contact
+
+    def v2_list(self, list_id: str) -> dict | None:
+        return next((lst for lst in self.cc_v2_lists if lst["id"] == str(list_id)), None)
+
+    def v2_list_contacts(self, list_id: str) -> list[dict]:
+        """Ground truth for GET /v2/lists/{id}/contacts: member contacts by ascending id."""
+        return [self.cc_v2_contacts[cid] for cid in self.cc_v2_members.get(str(list_id), [])]
+
+    def touch_v2_members(self, list_id, contact_ids, at: datetime | None = None) -> list[dict]:
+        """Stamp these members' last_update_date with `at` (default now, UTC, whole seconds)."""
+        stamp = fmt_ms(as_utc(at))
+        with self.lock:
+            members = set(self.cc_v2_members[str(list_id)])
+            touched = []
+            for cid in map(str, contact_ids):
+                if cid not in members:
+                    raise KeyError(f"contact {cid} is not a member of list {list_id}")
+                self.cc_v2_contacts[cid]["last_update_date"] = stamp
+                touched.append(self.cc_v2_contacts[cid])
+            self._bump()
+            return touched
+
+    def add_v2_member(self, list_id, email: str | None = None, first_name: str | None = None,
+                      last_name: str | None = None, at: datetime | None = None) -> dict:
+        """Create a new ACTIVE contact in the list (insert/update dates = `at`); returns it.
+        The list's contact_count grows; its modified_date is left alone."""
+        at = as_utc(at)
+        lid = str(list_id)
+        with self.lock:
+            rng = random.Random(f"{self.seed}:v2add:{self._v2_next_id}")
+            contact = self._v2_new_contact(rng, at=at, status="ACTIVE")
+            contact["email_addresses"][0]["status"] = "ACTIVE"
+            contact["email_addresses"][0].pop("opt_out_date", None)
+            contact["email_addresses"][0].pop("opt_out_source", None)
+            if email:
+                contact["email_addresses"][0]["email_address"] = email
+            if first_name is not None:
+                contact["first_name"] = first_name
+            if last_name is not None:
+                contact["last_name"] = last_name
+            contact["lists"].append({"id": lid, "status": "ACTIVE"})
+            bisect.insort(self.cc_v2_members[lid], contact["id"], key=int)
+            self.cc_v2_date_added[(lid, contact["id"])] = at
+            self.v2_list(lid)["contact_count"] += 1
+            self._bump()
+            return contact
+
+    def touch_v2_lists(self, list_ids, at: datetime | None = None) -> list[dict]:
+        """Stamp these lists' modified_date with `at`."""
+        stamp = fmt_ms(as_utc(at))
+        with self.lock:
+            touched = []
+            for lid in map(str, list_ids):
+                lst = self.v2_list(lid)
+                if lst is None:
+                    raise KeyError(f"no v2 list {lid}")
+                lst["modified_date"] = stamp
+                touched.append(lst)
+            self._bump()
+            return touched
+
+    # ================================================================ Constant Contact v3
+
+    def _build_v3(self, rng):
+        n_lists, n_contacts = int(self.sizes["cc_v3_lists"]), int(self.sizes["cc_v3_contacts"])
+        self.cc_v3_custom_fields = [{"custom_field_id": self._uuid(rng), "name": name, "label": label,
+                                     "type": "string"} for name, label in V3_CUSTOM_FIELDS]
+        self.cc_v3_tags = [self._uuid(rng) for _ in range(6)]
+        self.cc_v3_lists = []
+        for i in range(n_lists):
+            created = self._when(rng, EPOCH, datetime(2024, 9, 1, tzinfo=UTC))
+            self.cc_v3_lists.append({
+                "list_id": self._uuid(rng),
+                "name": f"{self._pick(rng, ['Customers', 'Leads', 'Newsletter', 'Events', 'Partners'])} {i + 1:02d}",
+                "description": self._pick(rng, ["", "Imported from the old CRM", "Signups, spring campaign"]),
+                "favorite": rng.random() < 0.2,
+                "created_at": fmt_s(created),
+                "updated_at": fmt_s(self._when(rng, created, HORIZON)),
+                "membership_count": 0,
+            })
+        self.cc_v3_lists.sort(key=lambda lst: (lst["created_at"], lst["list_id"]))
+
+        stamps = sorted(self._when(rng) for _ in range(n_contacts))
+        # Runs of identical updated_at straddling the 500-record page boundaries, plus random pairs.
+        for boundary in range(500, n_contacts, 500):
+            for j in range(boundary - 5, min(boundary + 5, n_contacts)):
+                stamps[j] = stamps[boundary - 5]
+        for j in rng.sample(range(1, n_contacts), n_contacts // 20) if n_contacts > 1 else []:
+            stamps[j] = stamps[j - 1]
+        stamps.sort()
+        self.cc_v3_contacts = [self._v3_new_contact(rng, updated) for updated in stamps]
+        self._v3_recount_lists()
+
+    def _v3_new_contact(self, rng, updated: datetime, created: datetime | None = None) -> dict:
+        created = created or self._when(rng, EPOCH - timedelta(days=400), updated)
+        first, last = self._pick(rng, FIRST_NAMES), self._pick(rng, LAST_NAMES)
+        cid = self._uuid(rng)
+        c_s, u_s = fmt_s(created), fmt_s(updated)   # shared string objects keep 100k records lean
+        status = rng.choices(["active", "unsubscribed", "removed"], [85, 10, 5])[0]
+        permission = {"active": self._pick(rng, ["implicit", "explicit", "pending_confirmation"]),
+                      "unsubscribed": "unsubscribed", "removed": "unsubscribed"}[status]
+        city, state, intl_state, country, postal = self._pick(rng, PLACES)
+        contact = {
+            "contact_id": cid,
+            "email_address": {
+                "address": f"{_ascii_slug(first)}.{_ascii_slug(last)}.{cid[:8]}@example.org",
+                "permission_to_send": permission,
+                "created_at": c_s,
+                "updated_at": u_s,
+                "opt_in_source": self._pick(rng, ["Account", "Contact"]),
+                "opt_in_date": c_s,
+                "confirm_status": self._pick(rng, ["confirmed", "off", "unconfirmed"]),
+            },
+            "first_name": first,
+            "last_name": last,
+            "job_title": self._pick(rng, JOB_TITLES),
+            "company_name": self._pick(rng, COMPANIES),
+            "create_source": self._pick(rng, ["Account", "Contact"]),
+            "update_source": self._pick(rng, ["Account", "Contact"]),
+            "created_at": c_s,
+            "updated_at": u_s,
+            "custom_fields": [{"custom_field_id": f["custom_field_id"],
+                               "value": self._pick(rng, COLORS) if f["name"] == "favorite_color"
+                               else str(rng.randint(5, 14)) if f["name"] == "shoe_size"
+                               else f"REF-{rng.randrange(10**6):06d}"}
+                              for f in self.cc_v3_custom_fields if rng.random() < 0.5],
+            "list_memberships": [lst["list_id"] for lst in rng.sample(
+                self.cc_v3_lists, min(len(self.cc_v3_lists), self._pick(rng, [0, 1, 1, 2, 3])))],
+            "phone_numbers": [{"phone_number_id": self._uuid(rng), "phone_number": f"+1 555 {rng.randrange(10**7):07d}",
+                               "kind": self._pick(rng, ["home", "work", "mobile"]), "created_at": c_s,
+                               "updated_at": u_s, "update_source": "Contact", "create_source": "Contact"}]
+            if rng.random() < 0.6 else [],
+            "street_addresses": [{"street_address_id": self._uuid(rng), "kind": self._pick(rng, ["home", "work"]),
+                                  "street": self._pick(rng, STREETS), "city": city, "state": state or intl_state,
+                                  "postal_code": postal, "country": country, "created_at": c_s,
+                                  "updated_at": u_s}]
+            if rng.random() < 0.5 else [],
+            "taggings": rng.sample(self.cc_v3_tags, self._pick(rng, [0, 0, 1, 2])),
+            "notes": [{"note_id": self._uuid(rng), "created_at": c_s, "content": self._pick(rng, NOTE_TEXTS)}]
+            if rng.random() < 0.15 else [],
+        }
+        if status == "unsubscribed" or status == "removed":
+            contact["email_address"]["opt_out_source"] = "Contact"
+            contact["email_address"]["opt_out_date"] = u_s
+        if status == "removed":
+            contact["deleted_at"] = updated.date().isoformat()
+        return contact
+
+    def _v3_recount_lists(self):
+        counts = {}
+        for c in self.cc_v3_contacts:
+            for lid in c["list_memberships"]:
+                counts[lid] = counts.get(lid, 0) + 1
+        for lst in self.cc_v3_lists:
+            lst["membership_count"] = counts.get(lst["list_id"], 0)
+
+    @staticmethod
+    def v3_status(contact: dict) -> str:
+        """active | unsubscribed | removed, as the export's `status` filter sees it."""
+        if contact.get("deleted_at"):
+            return "removed"
+        return "unsubscribed" if contact["email_address"]["permission_to_send"] == "unsubscribed" else "active"
+
+    def v3_sorted(self):
+        """(keys, contacts) ordered by (updated_at, contact_id); keys are those tuples for bisect."""
+        def build():
+            contacts = sorted(self.cc_v3_contacts, key=lambda c: (c["updated_at"], c["contact_id"]))
+            return [(c["updated_at"], c["contact_id"]) for c in contacts], contacts
+        return self._cached("v3", build)
+
+    def v3_contact(self, contact_id: str) -> dict | None:
+        return next((c for c in self.cc_v3_contacts if c["contact_id"] == contact_id), None)
+
+    def v3_export_contacts(self, list_ids=None, status: str | None = None, contact_ids=None) -> list[dict]:
+        """Ground truth for a v3 CSV export: the selected contacts in file order (by email)."""
+        lists, ids = set(list_ids or []), set(contact_ids or [])
+        with self.lock:
+            chosen = [c for c in self.cc_v3_contacts
+                      if (not lists or lists.intersection(c["list_memberships"]))
+                      and (not ids or c["contact_id"] in ids)
+                      and (not status or self.v3_status(c) == status)]
+        return sorted(chosen, key=lambda c: (c["email_address"]["address"].lower(), c["contact_id"]))
+
+    def touch_v3_contacts(self, contact_ids, at: datetime | None = None) -> list[dict]:
+        """Stamp these contacts' updated_at (and email_address.updated_at) with `at`."""
+        stamp = fmt_s(as_utc(at))
+        with self.lock:
+            by_id = {c["contact_id"]: c for c in self.cc_v3_contacts}
+            touched = []
+            for cid in contact_ids:
+                c = by_id[cid]
+                c["updated_at"] = stamp
+                c["email_address"]["updated_at"] = stamp
+                touched.append(c)
+            self._bump()
+            return touched
+
+    def touch_v3_lists(self, list_ids, at: datetime | None = None) -> list[dict]:
+        """Stamp these lists' updated_at with `at`."""
+        stamp = fmt_s(as_utc(at))
+        with self.lock:
+            by_id = {lst["list_id"]: lst for lst in self.cc_v3_lists}
+            touched = []
+            for lid in list_ids:
+                by_id[lid]["updated_at"] = stamp
+                touched.append(by_id[lid])
+            self._bump()
+            return touched
+
+    # ================================================================ Cometly
+
+    def _build_cometly(self, rng):
+        n = int(self.sizes["cometly_contacts"])
+        stamps = [self._when(rng) for _ in range(n)]
+        # Same-second twins, and contacts exactly on local-day edges and DST changes, so that
+        # window tiling at 1-second granularity is really tested.
+        for j in rng.sample(range(n), n // 25) if n > 1 else []:
+            stamps[j] = stamps[rng.randrange(n)]
+        tz = self.cometly_tz
+        specials = []
+        for day in rng.sample(range(0, 630), 8):
+            local_day = (EPOCH + timedelta(days=day)).astimezone(tz).date()
+            start = datetime(local_day.year, local_day.month, local_day.day, tzinfo=tz)
+            specials += [start, start + timedelta(seconds=86399)]
+        specials += [datetime(2024, 3, 10, 7, 0, 0, tzinfo=UTC), datetime(2024, 11, 3, 5, 30, 0, tzinfo=UTC),
+                     datetime(2024, 11, 3, 6, 30, 0, tzinfo=UTC)]
+        for j, when in zip(rng.sample(range(n), min(n, len(specials))), specials):
+            stamps[j] = when.astimezone(UTC)
+        stamps.sort()
+        self.cometly_contacts = []
+        self._cometly_next_id = 10_001
+        for created in stamps:
+            self._cometly_new_contact(rng, created)
+            self._cometly_next_id += rng.randint(0, 3)
+
+    def _cometly_new_contact(self, rng, created: datetime) -> dict:
+        first, last = self._pick(rng, FIRST_NAMES), self._pick(rng, LAST_NAMES)
+        cid = self._cometly_next_id
+        self._cometly_next_id += 1
+        email = None if rng.random() < 0.03 else f"{_ascii_slug(first)}{cid}@example.net"
+        extra = [f"{_ascii_slug(first)}.{k}.{cid}@example.com" for k in range(self._pick(rng, [0, 0, 1, 2]))]
+        city, state, _, country, _ = self._pick(rng, PLACES)
+        contact = {
+            "id": cid,
+            "email": email,
+            "name": f"{first} {last}",
+            "first_name": first,
+            "last_name": last,
+            "phone": None if rng.random() < 0.2 else f"+1{rng.randrange(2000000000, 9999999999)}",
+            "location": None if rng.random() < 0.1 else ", ".join(p for p in (city, state, country) if p),
+            "created_at": fmt_us(created),
+            "updated_at": fmt_us(self._when(rng, created, created + timedelta(days=30))),
+            "comet_tokens": [f"ct_{rng.getrandbits(64):016x}" for _ in range(self._pick(rng, [0, 1, 3, 5]))],
+            "all_emails": ([email] if email else []) + extra,
+        }
+        self.cometly_contacts.append(contact)
+        return contact
+
+    def cometly_sorted(self):
+        """(keys, contacts) ordered by (created_at, id)."""
+        def build():
+            contacts = sorted(self.cometly_contacts, key=lambda c: (c["created_at"], c["id"]))
+            return [(c["created_at"], c["id"]) for c in contacts], contacts
+        return self._cached("cometly", build)
+
+    def cometly_range(self, start: datetime, end: datetime, keys=None) -> tuple[int, int]:
+        """Slice bounds in cometly_sorted() (or the given keys) of start <= created_at <= end."""
+        keys = keys if keys is not None else self.cometly_sorted()[0]
+        return (bisect.bisect_left(keys, (fmt_us(start), -1)),
+                bisect.bisect_right(keys, (fmt_us(end), float("inf"))))
+
+    def cometly_between(self, start: datetime, end: datetime) -> list[dict]:
+        """Contacts with start <= created_at <= end (aware datetimes, both ends inclusive)."""
+        lo, hi = self.cometly_range(start, end)
+        return self.cometly_sorted()[1][lo:hi]
+
+    def cometly_local_window(self, start_local: str, end_local: str) -> list[dict]:
+        """Ground truth for a request window given as 'YYYY-MM-DD HH:MM:SS' in the space timezone."""
+        return self.cometly_between(self.cometly_to_utc(start_local), self.cometly_to_utc(end_local))
+
+    def cometly_to_utc(self, local: str) -> datetime:
+        naive = datetime.strptime(local, "%Y-%m-%d %H:%M:%S")
+        return naive.replace(tzinfo=self.cometly_tz).astimezone(UTC)
+
+    def add_cometly_contacts(self, n: int = 1, at: datetime | None = None) -> list[dict]:
+        """Create `n` contacts with created_at = updated_at = `at`; returns them."""
+        at = as_utc(at)
+        with self.lock:
+            rng = random.Random(f"{self.seed}:cometly-add:{self._cometly_next_id}")
+            added = []
+            for _ in range(n):
+                c = self._cometly_new_contact(rng, at)
+                c["updated_at"] = c["created_at"]
+                added.append(c)
+            self._bump()
+            return added

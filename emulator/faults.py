@@ -1,0 +1,126 @@
+"""Fault switches tests flip to make the emulator misbehave in controlled, counted ways."""
+from __future__ import annotations
+
+import threading
+
+from .common import Response, json_response
+
+JOB_APIS = ("cc_v2", "cc_v3", "cometly")
+_FAILED_STATE = {"cc_v2": "ERROR", "cc_v3": "failed", "cometly": "failed"}
+
+
+class Faults:
+    """All switches are thread-safe; counted faults are consumed one per matching request/file."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        """Clear every switch and restore the defaults."""
+        with self._lock:
+            self.job_polls_until_done = 2     # intermediate polls before a job is final
+            self.access_token_ttl = 3600      # v3 access token lifetime, seconds
+            self.download_url_ttl = 900       # Cometly presigned URL lifetime, seconds
+            self.enforce_rate_limits = False  # Cometly export 5/min create, 30/min status
+            self._path_faults = []            # [substring, remaining, kind, arg]
+            self._expired_downloads = 0
+            self._truncations = 0
+            self._malformed_lines = []        # pending line numbers (1-based)
+            self._broken_rows = {"cc_v2": [], "cc_v3": []}
+            self._job_failures = {api: [] for api in JOB_APIS}
+
+    # ------------------------------------------------------------ switches
+
+    def rate_limit(self, path_contains: str, times: int, retry_after: int = 1):
+        """The next `times` requests whose path contains the string answer 429 + Retry-After."""
+        with self._lock:
+            self._path_faults.append([path_contains, times, "rate_limit", retry_after])
+
+    def server_error(self, path_contains: str, times: int, status: int = 503):
+        """The next `times` requests whose path contains the string answer `status`."""
+        with self._lock:
+            self._path_faults.append([path_contains, times, "server_error", status])
+
+    def expire_download_urls(self, times: int = 1):
+        """The next `times` file-host downloads answer 403 'expired' even when validly signed."""
+        with self._lock:
+            self._expired_downloads += times
+
+    def truncate_next_files(self, times: int = 1):
+        """The next `times` served gzip export files are cut in the middle."""
+        with self._lock:
+            self._truncations += times
+
+    def malformed_ndjson_line(self, line_no: int):
+        """The next Cometly export file with at least `line_no` lines gets that line broken."""
+        with self._lock:
+            self._malformed_lines.append(line_no)
+
+    def broken_csv_row(self, api: str, row_no: int):
+        """The next CSV export of `api` ('cc_v2'|'cc_v3') with at least `row_no` data rows
+        gets that row (1-based, header excluded) with one field too many."""
+        with self._lock:
+            self._broken_rows[api].append(row_no)
+
+    def fail_next_jobs(self, api: str, n: int = 1, state: str | None = None):
+        """The next `n` export jobs created on `api` end in failure instead of completing.
+
+        state: final state to report; defaults to ERROR (cc_v2) / failed (cc_v3, cometly);
+        cc_v3 also accepts 'timed_out' and 'cancelled'.
+        """
+        if api not in JOB_APIS:
+            raise ValueError(f"api must be one of {JOB_APIS}")
+        with self._lock:
+            self._job_failures[api].extend([state or _FAILED_STATE[api]] * n)
+
+    # ------------------------------------------------------------ consumers (used by the server)
+
+    def take_path_fault(self, path: str) -> Response | None:
+        with self._lock:
+            for fault in self._path_faults:
+                substring, remaining, kind, arg = fault
+                if remaining > 0 and substring in path:
+                    fault[1] -= 1
+                    break
+            else:
+                return None
+            self._path_faults = [f for f in self._path_faults if f[1] > 0]
+        if kind == "rate_limit":
+            return json_response({"message": "Too Many Requests (emulated)", "error_key": "too_many_requests"},
+                                 429, {"Retry-After": str(arg)})
+        return json_response({"message": f"Server error {arg} (emulated)", "error_key": "server_error"}, arg)
+
+    def take_expired_download(self) -> bool:
+        with self._lock:
+            if self._expired_downloads > 0:
+                self._expired_downloads -= 1
+                return True
+            return False
+
+    def take_truncation(self) -> bool:
+        with self._lock:
+            if self._truncations > 0:
+                self._truncations -= 1
+                return True
+            return False
+
+    def take_malformed_line(self, n_lines: int) -> int | None:
+        with self._lock:
+            for i, line_no in enumerate(self._malformed_lines):
+                if line_no <= n_lines:
+                    return self._malformed_lines.pop(i)
+            return None
+
+    def take_broken_row(self, api: str, n_rows: int) -> int | None:
+        with self._lock:
+            pending = self._broken_rows[api]
+            for i, row_no in enumerate(pending):
+                if row_no <= n_rows:
+                    return pending.pop(i)
+            return None
+
+    def take_job_failure(self, api: str) -> str | None:
+        with self._lock:
+            pending = self._job_failures[api]
+            return pending.pop(0) if pending else None

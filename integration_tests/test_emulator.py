@@ -1,0 +1,187 @@
+"""Fast self-tests of the local API emulator (emulator/) the connector's integration tests run against."""
+from __future__ import annotations
+
+import base64
+import csv
+import gzip
+import io
+import json
+import zlib
+from datetime import datetime, timezone
+
+import pytest
+import requests
+
+from emulator import Emulator
+
+V2_KEY = {"api_key": "emu-v2-api-key"}
+V2_AUTH = {"Authorization": "Bearer emu-v2-access-token"}
+COMETLY_AUTH = {"Authorization": "Bearer emu-cometly-key"}
+BASIC = {"Authorization": "Basic " + base64.b64encode(b"emu-client-id:emu-client-secret").decode()}
+
+
+@pytest.fixture(scope="module")
+def emu():
+    with Emulator(seed=7, cometly_timezone="America/New_York") as emulator:
+        yield emulator
+
+
+@pytest.fixture(autouse=True)
+def clean(emu):
+    emu.faults.reset()
+    emu.reset_log()
+    yield
+    emu.faults.reset()
+
+
+@pytest.fixture()
+def http():
+    with requests.Session() as session:
+        yield session
+
+
+def refresh(http, emu, refresh_token):
+    return http.post(emu.config()["constant_contact"]["token_url"], headers=BASIC,
+                     data={"grant_type": "refresh_token", "refresh_token": refresh_token})
+
+
+def test_every_api_rejects_bad_credentials(emu, http):
+    r = http.get(f"{emu.url}/v2/lists", headers=V2_AUTH)  # api_key missing
+    assert r.status_code == 401
+    assert r.json() == [{"error_key": "http.status.unauthorized", "error_message": "Unauthorized"}]
+    assert http.get(f"{emu.url}/v2/lists", params=V2_KEY).status_code == 401  # bearer missing
+
+    r = http.get(f"{emu.url}/v3/contacts", headers={"Authorization": "Bearer not-a-token"})
+    assert (r.status_code, r.json()["error_key"]) == (401, "unauthorized")
+    r = http.post(emu.config()["constant_contact"]["token_url"],
+                  data={"grant_type": "refresh_token", "refresh_token": emu.current_refresh_token})
+    assert (r.status_code, r.json()) == (401, {"error": "invalid_client",
+                                               "error_description": "Client authentication failed."})
+
+    r = http.get(f"{emu.url}/public-api/v1/contacts", params={"start_date": "2024-01-01 00:00:00",
+                                                            "end_date": "2024-01-02 00:00:00"})
+    assert (r.status_code, r.json()) == (401, {"message": "Unauthenticated."})
+    # Every request is logged, rejected ones included.
+    assert [req.status for req in emu.requests] == [401] * 5
+
+
+def test_v2_next_link_walk_returns_each_member_once(emu, http):
+    url, params, seen, pages = f"{emu.url}/v2/lists/1/contacts", {**V2_KEY, "limit": 500}, [], 0
+    while True:
+        body = http.get(url, params=params, headers=V2_AUTH).json()
+        seen += [c["id"] for c in body["results"]]
+        pages += 1
+        next_link = body["meta"]["pagination"].get("next_link")
+        if not next_link:
+            assert body["meta"]["pagination"] == {}
+            break
+        assert "api_key" not in next_link
+        url, params = emu.url + next_link, V2_KEY  # the client adds api_key itself
+    assert pages == 3
+    assert len(seen) == len(set(seen)) == 1203
+    assert seen == [c["id"] for c in emu.data.v2_list_contacts("1")]
+    assert http.get(f"{emu.url}/v2/lists/1/contacts", params={**V2_KEY, "limit": 501},
+                    headers=V2_AUTH).status_code == 400
+    r = http.get(f"{emu.url}/v2/lists/99/contacts", params=V2_KEY, headers=V2_AUTH)
+    assert r.status_code == 404 and "Contact list 99 not found" in r.text
+
+
+def test_v2_modified_since_sees_touched_members(emu, http):
+    at = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    touched = emu.touch_v2_members("2", emu.data.cc_v2_members["2"][:3], at=at)
+    added = emu.add_v2_member("2", email="new.member@example.com", at=at)
+    r = http.get(f"{emu.url}/v2/lists/2/contacts", headers=V2_AUTH,
+                 params={**V2_KEY, "modified_since": "2030-01-02T03:04:05.000Z"})
+    assert sorted(c["id"] for c in r.json()["results"]) == sorted([c["id"] for c in touched] + [added["id"]], key=int)
+    assert all(c["last_update_date"] == "2030-01-02T03:04:05.000Z" for c in r.json()["results"])
+
+
+def test_v2_export_job_serves_csv(emu, http):
+    body = {"lists": ["4"], "file_type": "CSV", "sort_by": "EMAIL_ADDRESS", "export_date_added": True,
+            "export_added_by": True, "column_names": ["LAST NAME", "EMAIL", "FIRST NAME"]}
+    r = http.post(f"{emu.url}/v2/activities/exportcontacts", params=V2_KEY, headers=V2_AUTH, json=body)
+    assert r.status_code == 201 and r.json()["contact_count"] == 4
+    statuses = [http.get(f"{emu.url}/v2/activities/{r.json()['id']}", params=V2_KEY, headers=V2_AUTH).json()
+                for _ in range(3)]
+    assert [s["status"] for s in statuses] == ["QUEUED", "RUNNING", "COMPLETE"]
+    rows = list(csv.reader(io.StringIO(
+        http.get(statuses[-1]["file_name"], params=V2_KEY, headers=V2_AUTH).content.decode("utf-8"))))
+    assert rows[0] == ["Email", "First Name", "Last Name", "Date Added", "Added By"]
+    assert sorted(row[0] for row in rows[1:]) == sorted(
+        c["email_addresses"][0]["email_address"] for c in emu.data.v2_list_contacts("4"))
+    bad = {**body, "column_names": ["FIRST NAME"]}
+    assert http.post(f"{emu.url}/v2/activities/exportcontacts", params=V2_KEY, headers=V2_AUTH,
+                     json=bad).status_code == 400
+
+
+def test_v3_refresh_tokens_rotate_and_contacts_page(emu, http):
+    first = emu.current_refresh_token
+    r = refresh(http, emu, first)
+    assert r.status_code == 200
+    token = r.json()
+    assert token["refresh_token"] != first and token["refresh_token"] == emu.config()["constant_contact"][
+        "credentials"]["refresh_token"]
+    reused = refresh(http, emu, first)
+    assert (reused.status_code, reused.json()["error"]) == (400, "invalid_grant")
+
+    auth = {"Authorization": f"Bearer {token['access_token']}"}
+    url, params, ids = f"{emu.url}/v3/contacts", {"limit": 500, "status": "all", "include": "list_memberships"}, []
+    while url:
+        body = http.get(url, params=params, headers=auth).json()
+        ids += [c["contact_id"] for c in body["contacts"]]
+        assert all("list_memberships" in c and "custom_fields" not in c for c in body["contacts"])
+        href = body.get("_links", {}).get("next", {}).get("href")
+        url, params = (emu.url + href, None) if href else (None, None)
+    assert len(ids) == len(set(ids)) == 1234
+
+
+def test_cometly_export_flow_and_presigned_download(emu, http):
+    window = {"start_date": "2024-03-01 00:00:00", "end_date": "2024-03-31 23:59:59"}
+    r = http.post(f"{emu.url}/public-api/v1/contacts/exports", headers=COMETLY_AUTH,
+                  json={**window, "include_comet_tokens": 1, "include_all_emails": 0})
+    assert r.status_code == 202 and r.json()["status"] == "queued"
+    polls = [http.get(f"{emu.url}/public-api/v1/contacts/exports/{r.json()['export_id']}",
+                      headers=COMETLY_AUTH).json() for _ in range(3)]
+    assert [p["status"] for p in polls] == ["queued", "processing", "completed"]
+    assert "download_url" not in polls[1] and polls[2]["download_url"].startswith(emu.files_url)
+
+    raw = requests.get(polls[2]["download_url"])  # a bare GET: no auth header, like S3 wants
+    assert raw.status_code == 200
+    lines = gzip.decompress(raw.content).decode("utf-8").splitlines()
+    expected = emu.data.cometly_local_window(window["start_date"], window["end_date"])
+    assert [json.loads(line)["id"] for line in lines] == [c["id"] for c in expected]
+    assert '"comet_tokens"' in lines[0] and '"all_emails"' not in lines[0]
+    assert all("Authorization" not in req.headers for req in emu.file_requests)
+
+    # A status poll of a completed job hands out a fresh URL; a forced expiry answers 403.
+    again = http.get(f"{emu.url}/public-api/v1/contacts/exports/{r.json()['export_id']}", headers=COMETLY_AUTH)
+    assert again.json()["download_url"] != polls[2]["download_url"]
+    emu.faults.expire_download_urls(1)
+    expired = requests.get(again.json()["download_url"])
+    assert expired.status_code == 403 and b"Request has expired" in expired.content
+    emu.faults.truncate_next_files(1)
+    with pytest.raises((EOFError, zlib.error, OSError)):
+        gzip.decompress(requests.get(again.json()["download_url"]).content)
+
+
+def test_file_host_rejects_an_authorization_header(emu, http):
+    r = http.post(f"{emu.url}/public-api/v1/contacts/exports", headers=COMETLY_AUTH,
+                  json={"start_date": "2024-01-01 00:00:00", "end_date": "2024-01-02 00:00:00"})
+    emu.faults.job_polls_until_done = 0
+    status = http.get(f"{emu.url}/public-api/v1/contacts/exports/{r.json()['export_id']}", headers=COMETLY_AUTH)
+    resp = requests.get(status.json()["download_url"], headers=COMETLY_AUTH)
+    assert resp.status_code == 400 and b"<Code>InvalidArgument</Code>" in resp.content
+    assert emu.file_requests[-1].headers["authorization"] == "Bearer emu-cometly-key"
+
+
+def test_counted_faults(emu, http):
+    emu.faults.rate_limit("/v2/lists", times=1, retry_after=2)
+    first = http.get(f"{emu.url}/v2/lists", params=V2_KEY, headers=V2_AUTH)
+    assert (first.status_code, first.headers["Retry-After"]) == (429, "2")
+    assert http.get(f"{emu.url}/v2/lists", params=V2_KEY, headers=V2_AUTH).status_code == 200
+    emu.faults.server_error("/public-api/v1/contacts", times=1)
+    window = {"start_date": "2024-01-01 00:00:00", "end_date": "2024-01-02 00:00:00"}
+    assert http.get(f"{emu.url}/public-api/v1/contacts", params=window, headers=COMETLY_AUTH).status_code == 503
+    late = http.get(f"{emu.url}/public-api/v1/contacts", headers=COMETLY_AUTH,
+                    params={"start_date": "2024-01-02 00:00:00", "end_date": "2024-01-02 00:00:00"})
+    assert (late.status_code, late.json()["message"]) == (422, "The end date must be a date after start date.")
