@@ -1,0 +1,54 @@
+"""cometly_contacts against the emulator (space time zone America/New_York): exact records, windows, incremental."""
+
+import copy
+from datetime import datetime, timedelta, timezone
+
+from airbyte_cdk.models import SyncMode
+
+from emulator import Emulator
+from unit_tests.builders import run_read
+
+STREAM = "cometly_contacts"
+
+
+def _cometly_only(emu: Emulator, **overrides: object) -> dict:
+    config = emu.config()
+    return {"start_date": config["start_date"], "cometly": {**config["cometly"], **overrides}}
+
+
+def _local_to_utc(emu: Emulator, value: str) -> datetime:
+    return emu.data.cometly_to_utc(value)
+
+
+def test_every_contact_once_through_tiled_windows_and_cursor_pages() -> None:
+    with Emulator(sizes={"cometly_contacts": 10000}) as emu:
+        output = run_read(_cometly_only(emu, window_days=365, include_comet_tokens=True), STREAM)
+
+        ids = [r.record.data["id"] for r in output.records]
+        assert sorted(ids) == sorted(c["id"] for c in emu.data.cometly_contacts)
+        assert len(ids) == len(set(ids))
+        assert all(isinstance(r.record.data["comet_tokens"], list) for r in output.records)
+        first_pages = [r for r in emu.requests.matching("/public-api/v1/contacts") if "cursor" not in r.query]
+        paged = [r for r in emu.requests.matching("/public-api/v1/contacts") if "cursor" in r.query]
+        assert paged, "a 365-day window over 10000 contacts holds more than one page of 5000"
+        assert all(r.query["per_page"] == "5000" and r.query["include_comet_tokens"] == "1" for r in first_pages + paged)
+        # Windows tile with no gap and no overlap: each starts one second after the previous end, in space time.
+        windows = sorted({(r.query["start_date"], r.query["end_date"]) for r in first_pages}, key=lambda w: _local_to_utc(emu, w[0]))
+        assert _local_to_utc(emu, windows[0][0]) == datetime(2024, 1, 1, tzinfo=timezone.utc)
+        for (_, end), (start, _) in zip(windows, windows[1:]):
+            assert _local_to_utc(emu, start) - _local_to_utc(emu, end) == timedelta(seconds=1)
+
+
+def test_incremental_second_read_returns_exactly_the_new_and_the_boundary(emulator: Emulator) -> None:
+    config = _cometly_only(emulator)
+    first = run_read(copy.deepcopy(config), STREAM, SyncMode.incremental)
+    newest = max(c["created_at"] for c in emulator.data.cometly_contacts)
+    assert first.most_recent_state.stream_state.__dict__ == {"created_at": newest[:19] + "Z"}
+
+    added = emulator.add_cometly_contacts(3)
+    boundary = [c["id"] for c in emulator.data.cometly_contacts if c["created_at"][:19] == newest[:19]]
+    second = run_read(copy.deepcopy(config), STREAM, SyncMode.incremental, state=[first.state_messages[-1].state])
+
+    # Contacts in the saved second are read again (inclusive cursor); nothing else but the new ones.
+    assert sorted(r.record.data["id"] for r in second.records) == sorted({c["id"] for c in added} | set(boundary))
+    assert second.most_recent_state.stream_state.__dict__ == {"created_at": added[0]["created_at"][:19] + "Z"}

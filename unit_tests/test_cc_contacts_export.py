@@ -1,0 +1,179 @@
+"""cc_contacts_export: the v3 CSV export job lifecycle, re-created jobs, label mapping, dates, client-side incremental."""
+
+import json
+from typing import List, Optional
+
+from airbyte_cdk.models import SyncMode
+from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
+from airbyte_cdk.test.state_builder import StateBuilder
+
+from unit_tests.builders import V3_URL, run_read
+
+STREAM = "cc_contacts_export"
+ACTIVITY = "118e461a-0c9e-11ea-b1f5-fa163e6b01c1"
+FILE_ID = "118ceeaa-0c9e-11ea-b1f5-fa163e6b01c1"
+EXPORT_FIELDS = [
+    "email_address", "first_name", "last_name", "email_lists", "phone_number", "company_name", "job_title",
+    "social_profiles", "website", "notes", "street", "city", "state", "zip", "country", "anniversary", "birthday",
+    "birthday_day", "birthday_month", "source_name", "created_at", "updated_at", "email_optin", "email_permission",
+    "email_optin_source", "email_optin_date", "email_optout_date", "email_optout_source", "email_optout_reason",
+]
+# The docs' example file: human labels in the server's own order, both date forms; plus a BOM, a quoted
+# comma, an embedded newline, non-ASCII text and a custom field.
+CSV_BODY = (
+    "\ufeffFirst name,Last name,Email address - other,Company Name,Phone number - home,Favorite Color,Updated At\r\n"
+    'Dipali,Nipperdipper,ddipper@example.com,"Smith, Jones & ""Partners""",555-0100,blue,2018-11-29 15:10:15 -0500\r\n'
+    'Jake,Dodge,jdodge@jdogepancakes.com,"Head of\nPancakes",,"sea ""foam"" green",2019-11-25T16:29:13.057 -0500\r\n'
+    "Zoë,山田,zoe@example.com,Müller & Söhne GmbH,,,2019-11-25T21:29:14.000Z\r\n"
+)
+
+
+
+def v3_config(**overrides: object) -> dict:
+    section = {"credentials": {"auth_type": "access_token", "access_token": "test-v3-token"}, **overrides}
+    return {"start_date": "2018-01-01T00:00:00Z", "constant_contact": section}
+
+
+def _activity(state: str, activity_id: str = ACTIVITY) -> HttpResponse:
+    body = {
+        "activity_id": activity_id,
+        "state": state,
+        "percent_done": 100 if state == "completed" else 0,
+        "activity_errors": [],
+        "_links": {"self": {"href": f"/v3/activities/{activity_id}"}, "results": {"href": f"/v3/contact_exports/{FILE_ID}"}},
+    }
+    return HttpResponse(json.dumps(body), 201 if state == "initialized" else 200)
+
+
+def _create_request(body: Optional[dict] = None) -> HttpRequest:
+    return HttpRequest(
+        f"{V3_URL}/activities/contact_exports",
+        headers={"Authorization": "Bearer test-v3-token"},
+        body=body or {"fields": EXPORT_FIELDS},
+    )
+
+
+def _poll_request(activity_id: str = ACTIVITY) -> HttpRequest:
+    return HttpRequest(f"{V3_URL}/activities/{activity_id}", headers={"Authorization": "Bearer test-v3-token"})
+
+
+def _file_request() -> HttpRequest:
+    return HttpRequest(f"{V3_URL}/contact_exports/{FILE_ID}", headers={"Accept": "text/csv", "Authorization": "Bearer test-v3-token"})
+
+
+def _emails(output) -> List[str]:
+    return [record.record.data["email_address"] for record in output.records]
+
+
+def test_job_lifecycle_maps_labels_and_normalizes_dates() -> None:
+    with HttpMocker() as http_mocker:
+        http_mocker.post(_create_request(), _activity("initialized"))
+        http_mocker.get(_poll_request(), [_activity("initialized"), _activity("processing"), _activity("completed")])
+        http_mocker.get(_file_request(), HttpResponse(CSV_BODY, 200, {"Content-Type": "text/csv"}))
+
+        output = run_read(v3_config(), STREAM)
+
+    assert output.errors == []
+    assert [r.record.data for r in output.records] == [
+        {
+            "first_name": "Dipali", "last_name": "Nipperdipper", "email_address": "ddipper@example.com",
+            "company_name": 'Smith, Jones & "Partners"', "phone_number": "555-0100", "favorite_color": "blue",
+            "updated_at": "2018-11-29T20:10:15.000Z",
+        },
+        {
+            "first_name": "Jake", "last_name": "Dodge", "email_address": "jdodge@jdogepancakes.com",
+            "company_name": "Head of\nPancakes", "phone_number": "", "favorite_color": 'sea "foam" green',
+            "updated_at": "2019-11-25T21:29:13.057Z",
+        },
+        {
+            "first_name": "Zoë", "last_name": "山田", "email_address": "zoe@example.com", "company_name": "Müller & Söhne GmbH",
+            "phone_number": "", "favorite_color": "", "updated_at": "2019-11-25T21:29:14.000Z",
+        },
+    ]
+
+
+def test_export_list_ids_and_status_go_into_the_body() -> None:
+    with HttpMocker() as http_mocker:
+        body = {"fields": EXPORT_FIELDS, "list_ids": ["l1", "l2"], "status": "active"}
+        http_mocker.post(_create_request(body), _activity("initialized"))
+        http_mocker.get(_poll_request(), _activity("completed"))
+        http_mocker.get(_file_request(), HttpResponse(CSV_BODY, 200))
+
+        output = run_read(v3_config(export_list_ids=["l1", "l2"], export_status="active"), STREAM)
+
+    assert len(output.records) == 3
+
+
+def test_failed_cancelled_and_timed_out_jobs_are_created_again() -> None:
+    with HttpMocker() as http_mocker:
+        http_mocker.post(_create_request(), [_activity("initialized", "a1"), _activity("initialized", "a2"), _activity("initialized", "a3")])
+        http_mocker.get(_poll_request("a1"), _activity("failed", "a1"))
+        http_mocker.get(_poll_request("a2"), _activity("timed_out", "a2"))
+        http_mocker.get(_poll_request("a3"), _activity("completed", "a3"))
+        http_mocker.get(_file_request(), HttpResponse(CSV_BODY, 200))
+
+        output = run_read(v3_config(), STREAM)
+
+    assert output.errors == []
+    assert _emails(output) == ["ddipper@example.com", "jdodge@jdogepancakes.com", "zoe@example.com"]
+
+
+def test_a_job_failing_every_attempt_fails_the_stream_naming_it() -> None:
+    with HttpMocker() as http_mocker:
+        http_mocker.post(_create_request(), [_activity("initialized", f"a{n}") for n in range(3)])
+        for n in range(3):
+            http_mocker.get(_poll_request(f"a{n}"), _activity("cancelled", f"a{n}"))
+
+        output = run_read(v3_config(), STREAM, expecting_exception=True)
+
+    # Three attempts (the CDK default), each a new POST: HttpMocker checks every mocked response was used.
+    assert output.records == []
+    stream_error = output.errors[0].trace.error
+    assert stream_error.stream_descriptor.name == STREAM
+    assert stream_error.message.startswith(f"Stream {STREAM}: the export job failed for slice {{'start_time': '2018-01-01T00:00:00.000Z'")
+    assert "(status FAILED after 3 attempts)" in stream_error.message
+
+
+def test_a_row_with_the_wrong_field_count_fails_naming_stream_slice_and_line() -> None:
+    broken = CSV_BODY.replace("jdodge@jdogepancakes.com,", "jdodge@jdogepancakes.com,extra,", 1)
+    with HttpMocker() as http_mocker:
+        http_mocker.post(_create_request(), _activity("initialized"))
+        http_mocker.get(_poll_request(), _activity("completed"))
+        http_mocker.get(_file_request(), HttpResponse(broken, 200))
+
+        state = StateBuilder().with_stream_state(STREAM, {"updated_at": "2018-01-01T00:00:00.000Z"}).build()
+        output = run_read(v3_config(), STREAM, SyncMode.incremental, state=state, expecting_exception=True)
+
+    assert _emails(output) == ["ddipper@example.com"]
+    message = output.errors[-1].trace.error.message
+    assert f"Stream {STREAM}" in message
+    assert "row 2 (line 4) has 8 fields, the header has 7" in message
+    assert "2018-01-01T00:00:00.000Z" in message  # the slice
+    # The state never moves past the rows not emitted (it stays where it was).
+    assert {m.state.stream.stream_state.updated_at for m in output.state_messages} <= {"2018-01-01T00:00:00.000Z"}
+
+
+def test_an_empty_export_is_zero_records() -> None:
+    with HttpMocker() as http_mocker:
+        http_mocker.post(_create_request(), _activity("initialized"))
+        http_mocker.get(_poll_request(), _activity("completed"))
+        http_mocker.get(_file_request(), HttpResponse("", 200))
+
+        output = run_read(v3_config(), STREAM)
+
+    assert output.errors == []
+    assert output.records == []
+
+
+def test_incremental_keeps_records_at_or_after_the_state_and_saves_the_newest() -> None:
+    state = StateBuilder().with_stream_state(STREAM, {"updated_at": "2019-11-25T21:29:13.900Z"}).build()
+    with HttpMocker() as http_mocker:
+        http_mocker.post(_create_request(), _activity("initialized"))
+        http_mocker.get(_poll_request(), _activity("completed"))
+        http_mocker.get(_file_request(), HttpResponse(CSV_BODY, 200))
+
+        output = run_read(v3_config(), STREAM, SyncMode.incremental, state=state)
+
+    # Compared at one-second granularity (one CSV date form has no fraction): 21:29:13.057 is kept, 2018 is not.
+    assert _emails(output) == ["jdodge@jdogepancakes.com", "zoe@example.com"]
+    assert output.most_recent_state.stream_state.__dict__ == {"updated_at": "2019-11-25T21:29:14.000Z"}
