@@ -1,0 +1,1 @@
+"""Benchmarks of source-contacts against a plain-Python baseline, on the bundled emulator."""
