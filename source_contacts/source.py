@@ -17,6 +17,8 @@ from source_contacts.components.poll_backoff_job_orchestrator import PollBackoff
 PollBackoffJobOrchestrator.install()
 
 PROVIDER_SECTIONS = ("constant_contact", "constant_contact_v2", "cometly")
+# The provider each of the manifest's check streams stands for, named in check failures.
+CHECKED_PROVIDER = {"cc_contact_lists": "Constant Contact v3", "cc_v2_lists": "Constant Contact v2", "cometly_contacts": "Cometly"}
 
 
 def describe_invalid_config(config: Mapping[str, Any]) -> Optional[str]:
@@ -70,11 +72,13 @@ class SourceContacts(YamlDeclarativeSource):
         if problem:
             return AirbyteConnectionStatus(status=Status.FAILED, message=problem)
         available = {stream.name for stream in self.streams(self._config)}
-        stream_names = [name for name in self._source_config["check"]["stream_names"] if name in available]
-        succeeded, error = CheckStream(stream_names=stream_names, parameters={}).check_connection(self, logger, self._config)
-        if succeeded:
-            return AirbyteConnectionStatus(status=Status.SUCCEEDED)
-        return AirbyteConnectionStatus(status=Status.FAILED, message=str(error))
+        for name in self._source_config["check"]["stream_names"]:
+            if name not in available:
+                continue
+            succeeded, error = CheckStream(stream_names=[name], parameters={}).check_connection(self, logger, self._config)
+            if not succeeded:
+                return AirbyteConnectionStatus(status=Status.FAILED, message=f"{CHECKED_PROVIDER[name]}: {error}")
+        return AirbyteConnectionStatus(status=Status.SUCCEEDED)
 
     def read(
         self,

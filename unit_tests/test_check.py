@@ -10,7 +10,7 @@ from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, _run_command, 
 from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
 
 from source_contacts import SourceContacts
-from unit_tests.builders import V2_URL, v2_config
+from unit_tests.builders import V2_URL, V3_TOKEN_URL, v2_config, v3_oauth_config
 
 
 def _check(config: dict) -> EntrypointOutput:
@@ -56,3 +56,18 @@ class CheckTest(TestCase):
         status = _status(_check(v2_config()))
         assert status.status == Status.FAILED
         assert "Constant Contact v2" in status.message and "api_key and access_token" in status.message
+
+    @HttpMocker()
+    def test_spent_v3_refresh_token_fails_naming_the_provider_and_asking_to_re_authenticate(self, http_mocker: HttpMocker) -> None:
+        http_mocker.post(
+            HttpRequest(V3_TOKEN_URL, body="grant_type=refresh_token&refresh_token=rt-1"),
+            HttpResponse(json.dumps({"error": "invalid_grant", "error_description": "The refresh token is invalid or expired."}), 400),
+        )
+        status = _status(_check(v3_oauth_config()))
+        assert status.status == Status.FAILED
+        assert status.message.startswith("Constant Contact v3: ") and "Re-authenticate" in status.message
+
+    @HttpMocker()
+    def test_v2_failure_is_prefixed_with_the_provider(self, http_mocker: HttpMocker) -> None:
+        http_mocker.get(_lists_request(), HttpResponse("[]", 403))
+        assert _status(_check(v2_config())).message.startswith("Constant Contact v2: ")
