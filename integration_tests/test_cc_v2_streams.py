@@ -1,8 +1,5 @@
 """Constant Contact v2 lists and list membership against the emulator: exact rows, pages, per-list state."""
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -10,9 +7,8 @@ from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput
 
 from emulator import Emulator
+from integration_tests.console import error_traces, read_via_console
 from unit_tests.builders import run_read
-
-CONSOLE_SCRIPT = Path(sys.executable).parent / "source-contacts"
 
 
 def _v2_config(emu: Emulator, **section: object) -> dict:
@@ -93,18 +89,9 @@ def test_changed_list_is_read_again(emulator: Emulator) -> None:
 
 
 def test_missing_list_fails_naming_it_without_leaking_secrets(emulator: Emulator, tmp_path: Path) -> None:
-    config_file = tmp_path / "config.json"
-    config_file.write_text(json.dumps(_v2_config(emulator, list_ids=["1", "99"])))
-    catalog_file = tmp_path / "catalog.json"
-    stream = {"name": "cc_v2_list_contacts", "json_schema": {}, "supported_sync_modes": ["full_refresh"]}
-    catalog_file.write_text(json.dumps({"streams": [{"stream": stream, "sync_mode": "full_refresh", "destination_sync_mode": "append"}]}))
+    result = read_via_console(_v2_config(emulator, list_ids=["1", "99"]), "cc_v2_list_contacts", tmp_path)
 
-    result = subprocess.run(
-        [str(CONSOLE_SCRIPT), "read", "--config", str(config_file), "--catalog", str(catalog_file)],
-        capture_output=True, text=True, timeout=120,
-    )
-
-    errors = [json.loads(line)["trace"]["error"] for line in result.stdout.splitlines() if '"type":"ERROR"' in line]
+    errors = error_traces(result.stdout)
     assert any("/v2/lists/99/contacts" in e["message"] and "list_ids" in e["message"] for e in errors)
     assert errors[0]["failure_type"] == "config_error"
     output = result.stdout + result.stderr

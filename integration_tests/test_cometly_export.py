@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.state_builder import StateBuilder
 
+from integration_tests.console import error_traces, read_via_console
 from unit_tests.builders import run_read
 
 STREAM = "cometly_contacts_export"
@@ -180,3 +181,16 @@ def test_429_storm_with_retry_after_completes_with_nothing_lost(emulator):
     assert sum(1 for r in emulator.file_requests if r.status == 429) == 1
     # The CDK waits Retry-After + 1 s: five waits of 2 s, not a minute of budget.
     assert 5 <= elapsed < 15, f"5 waits of Retry-After 1s took {elapsed:.1f}s"
+
+
+def test_a_failed_download_names_no_signature(emulator, tmp_path):
+    emulator.faults.server_error(".ndjson.gz", times=100, status=404)
+
+    result = read_via_console(cometly_config(emulator, window_days=365), STREAM, tmp_path)
+
+    assert result.returncode != 0 and error_traces(result.stdout)
+    signatures = {r.query["X-Amz-Signature"] for r in emulator.file_requests}
+    assert signatures and [r.status for r in emulator.file_requests][0] == 404
+    output = result.stdout + result.stderr
+    assert not [signature for signature in signatures if signature in output]
+    assert "emu-cometly-key" not in output

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 from typing import Any, Callable, List, Mapping, Optional, Union
+from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
@@ -9,7 +10,18 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.requesters.http_requester import HttpRequester
 from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.types import StreamSlice, StreamState
+from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+_SIGNING_PARAMS = ("signature", "credential", "token")
+
+
+def mask_presigned_url(url: str) -> None:
+    """Registers the URL's signing values as secrets: the CDK puts a failed request's URL in logs and traces."""
+    add_to_secrets(url)
+    for key, value in parse_qsl(urlsplit(url).query):
+        if value and any(part in key.lower() for part in _SIGNING_PARAMS):
+            add_to_secrets(value)
 
 
 @dataclass
@@ -43,6 +55,8 @@ class PresignedDownloadRequester(HttpRequester):
         for refreshes in range(self.max_url_refreshes + 1):
             if refreshes:
                 stream_slice = self._with_fresh_url(stream_slice)
+            if stream_slice is not None and stream_slice.extra_fields.get("download_target"):
+                mask_presigned_url(stream_slice.extra_fields["download_target"])
             response = super().send_request(
                 stream_state=stream_state,
                 stream_slice=stream_slice,
