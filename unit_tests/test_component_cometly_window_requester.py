@@ -1,5 +1,6 @@
 """CometlyWindowRequester: UTC slice bounds become space-time start_date/end_date, in the query or the body."""
 
+from datetime import datetime, timezone
 from unittest.mock import MagicMock
 from zoneinfo import ZoneInfo
 
@@ -25,6 +26,23 @@ def test_to_space_time(utc_value: str, zone: str, expected: str) -> None:
     assert to_space_time(utc_value, ZoneInfo(zone)) == expected
 
 
+@pytest.mark.parametrize(
+    "utc_end, expected",
+    [
+        ("2024-11-03T05:30:00Z", "2024-11-03 01:30:00"),  # first 01:30 (EDT): unambiguous as read
+        ("2024-11-03T06:30:00Z", "2024-11-03 02:00:00"),  # second 01:30 (EST) would read as 05:30Z: end at 02:00
+        ("2024-11-03T06:59:59Z", "2024-11-03 02:00:00"),
+        ("2024-11-03T07:00:00Z", "2024-11-03 02:00:00"),
+    ],
+)
+def test_window_end_in_the_repeated_hour_is_never_read_early(utc_end: str, expected: str) -> None:
+    zone = ZoneInfo("America/New_York")
+    assert to_space_time(utc_end, zone, window_end=True) == expected
+    # The API reads the first occurrence of a wall time: the end it reads is never before the real end.
+    read_back = datetime.strptime(expected, "%Y-%m-%d %H:%M:%S").replace(tzinfo=zone).astimezone(timezone.utc)
+    assert read_back >= datetime.fromisoformat(utc_end.replace("Z", "+00:00"))
+
+
 def _wrapped(inject_into: str, timezone: str = "America/New_York") -> tuple:
     inner = MagicMock()
     requester = CometlyWindowRequester(requester=inner, config={"cometly": {"timezone": timezone}}, parameters={}, inject_into=inject_into)
@@ -37,7 +55,8 @@ def test_window_goes_into_the_query_next_to_the_other_parameters() -> None:
     requester.send_request(stream_slice=WINDOW, request_params={"cursor": "n1"})
 
     sent = inner.send_request.call_args.kwargs
-    assert sent["request_params"] == {"cursor": "n1", "start_date": "2024-03-10 01:59:59", "end_date": "2024-11-03 01:30:00"}
+    # The window ends at 06:30Z, the second 01:30 of New York's autumn change: sent as 02:00 (no gap).
+    assert sent["request_params"] == {"cursor": "n1", "start_date": "2024-03-10 01:59:59", "end_date": "2024-11-03 02:00:00"}
     assert sent["request_body_json"] is None
 
 

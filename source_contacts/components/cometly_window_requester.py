@@ -1,7 +1,7 @@
 """Sends a UTC date window to Cometly as wall-clock times in the space's time zone."""
 
 from dataclasses import InitVar, dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping, MutableMapping, Optional, Union
 from zoneinfo import ZoneInfo
 
@@ -14,12 +14,17 @@ from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 SPACE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
-def to_space_time(utc_value: str, zone: ZoneInfo) -> str:
+def to_space_time(utc_value: str, zone: ZoneInfo, window_end: bool = False) -> str:
     """'2024-03-10T07:00:00Z' -> '2024-03-10 03:00:00' in America/New_York."""
     instant = datetime.fromisoformat(utc_value.replace("Z", "+00:00"))
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=timezone.utc)
-    return instant.astimezone(zone).strftime(SPACE_TIME_FORMAT)
+    local = instant.astimezone(zone)
+    if window_end and local.fold:
+        # A wall time of the repeated autumn hour reads as its first occurrence, an hour early: end the
+        # window when the repeated hour is over instead, overlapping the next window rather than leaving a gap.
+        local = local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    return local.strftime(SPACE_TIME_FORMAT)
 
 
 @dataclass
@@ -46,7 +51,7 @@ class CometlyWindowRequester(Requester):
             return {}
         return {
             "start_date": to_space_time(stream_slice["start_time"], self._zone),
-            "end_date": to_space_time(stream_slice["end_time"], self._zone),
+            "end_date": to_space_time(stream_slice["end_time"], self._zone, window_end=True),
         }
 
     def send_request(
