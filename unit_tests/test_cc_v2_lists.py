@@ -41,4 +41,4 @@ class CcV2ListsTest(TestCase):
         output = run_read(v2_config(), STREAM, SyncMode.incremental, state=state)
 
         assert [r.record.data["id"] for r in output.records] == ["2"]
-        assert output.most_recent_state.stream_state.__dict__["modified_date"] >= "2025-06-01T00:00:00.000Z"
+        assert output.most_recent_state.stream_state.__dict__["modified_date"] == "2025-06-01T00:00:00.000Z"
