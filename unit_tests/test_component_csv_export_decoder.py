@@ -33,6 +33,9 @@ def _v3() -> CsvExportDecoder:
         ("2019-11-25T23:29:13.5+05:30", "2019-11-25T17:59:13.500Z"),
         ("2024-03-01T10:00:00.000Z", "2024-03-01T10:00:00.000Z"),
         ("2024-12-31 23:30:00 -0100", "2025-01-01T00:30:00.000Z"),
+        ("2019-11-25T16:29:13.0575 +0130", "2019-11-25T14:59:13.057Z"),  # four fraction digits
+        ("2019-11-25 16:29:13 -05:00", "2019-11-25T21:29:13.000Z"),  # colon offset: the regex path
+        ("2019-11-25 16:29:13", "2019-11-25T16:29:13.000Z"),  # no offset: read as UTC
         ("", None),
     ],
 )
@@ -43,6 +46,8 @@ def test_to_rfc3339_normalizes_both_csv_forms_to_utc(value: str, expected: str) 
 def test_to_rfc3339_rejects_what_is_not_a_date_time() -> None:
     with pytest.raises(ValueError):
         to_rfc3339("29/11/2018")
+    with pytest.raises(ValueError):
+        to_rfc3339("29/11/2018 10:00 -0500")
 
 
 def test_snake_case_gives_stable_names() -> None:
