@@ -7,6 +7,8 @@ from airbyte_cdk.sources.declarative.extractors.record_filter import RecordFilte
 from airbyte_cdk.sources.types import StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_contacts.components.slice_location import slice_location
+
 
 @dataclass
 class ExportSliceRecordFilter(RecordFilter):
@@ -46,8 +48,7 @@ class ExportSliceRecordFilter(RecordFilter):
                     record.update(extra)  # type: ignore[attr-defined]  # the CSV decoder yields fresh dicts
                 yield record
         except AirbyteTracedException as error:
-            where = dict(partition) or dict(stream_slice.cursor_slice if stream_slice else {})
-            message = f"{error.message} Slice: {where}."
+            message = f"{error.message} Slice: {slice_location(stream_slice)}."
             raise AirbyteTracedException(message=message, internal_message=message, failure_type=error.failure_type) from error
 
     def _floor(self, stream_slice: Optional[StreamSlice]) -> str:

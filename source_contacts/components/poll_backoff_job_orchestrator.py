@@ -7,6 +7,8 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.async_job.job_orchestrator import AsyncJobOrchestrator, AsyncPartition
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_contacts.components.slice_location import slice_location
+
 
 class PollBackoffJobOrchestrator(AsyncJobOrchestrator):
     """AsyncJobOrchestrator with soon-then-back-off polling and a failure message naming stream and slice.
@@ -52,7 +54,7 @@ class PollBackoffJobOrchestrator(AsyncJobOrchestrator):
         super()._process_partitions_with_errors(partition)
         attempts = self._job_max_retry or AsyncPartition._DEFAULT_MAX_JOB_RETRY
         statuses = sorted({job.status().name for job in partition.jobs})
-        self._failed_slices.append(f"{self._describe(partition.stream_slice)} (status {', '.join(statuses)} after {attempts} attempts)")
+        self._failed_slices.append(f"slice {slice_location(partition.stream_slice)} (status {', '.join(statuses)} after {attempts} attempts)")
 
     def create_and_get_completed_partitions(self) -> Iterable[AsyncPartition]:
         try:
@@ -65,9 +67,3 @@ class PollBackoffJobOrchestrator(AsyncJobOrchestrator):
             raise AirbyteTracedException(
                 message=message, internal_message=error.internal_message, failure_type=FailureType.system_error
             ) from error
-
-    @staticmethod
-    def _describe(stream_slice: Any) -> str:
-        """`slice {'start_time': ..., 'end_time': ...}`: the cursor window, else the partition."""
-        where = dict(stream_slice.cursor_slice or stream_slice.partition) if stream_slice is not None else {}
-        return f"slice {where}"

@@ -13,6 +13,8 @@ from airbyte_cdk.sources.types import StreamSlice, StreamState
 from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_contacts.components.slice_location import slice_location
+
 _SIGNING_PARAMS = ("signature", "credential", "token")
 
 
@@ -92,6 +94,5 @@ class PresignedDownloadRequester(HttpRequester):
 
     def _error(self, what: str, stream_slice: Optional[StreamSlice]) -> AirbyteTracedException:
         # The URL itself is never put in a message: its signature is a credential.
-        where = dict(stream_slice.cursor_slice or stream_slice.partition) if stream_slice else {}
-        message = f"{self.name}: {what}. Slice: {where}."
+        message = f"{self.name}: {what}. Slice: {slice_location(stream_slice)}."
         return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.system_error)
