@@ -11,10 +11,7 @@ from airbyte_cdk.sources.declarative.checks import CheckStream
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_contacts.components.poll_backoff_job_orchestrator import PollBackoffJobOrchestrator
-
-# Every AsyncRetriever stream polls its jobs soon, then backs off (the CDK waits a fixed 5 s).
-PollBackoffJobOrchestrator.install()
+from source_contacts.cdk_hooks import use_contacts_component_factory
 
 PROVIDER_SECTIONS = ("constant_contact", "constant_contact_v2", "cometly")
 # The provider each of the manifest's check streams stands for, named in check failures.
@@ -54,6 +51,8 @@ class SourceContacts(YamlDeclarativeSource):
         config_path: Optional[str] = None,
     ) -> None:
         super().__init__(path_to_yaml="manifest.yaml", catalog=catalog, config=config, state=state, config_path=config_path)
+        # Export jobs poll soon, then back off (the CDK's own factory waits a fixed 5 s).
+        use_contacts_component_factory(self, catalog, self._source_config.get("max_concurrent_async_job_count"))
 
     def _configured_for(self, config: Mapping[str, Any], **kwargs: Any) -> "SourceContacts":
         """This source, or, when built without a config (as `airbyte-cdk connector test` builds it), one built with `config`."""

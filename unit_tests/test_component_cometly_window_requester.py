@@ -8,7 +8,7 @@ import pytest
 
 from airbyte_cdk.sources.types import StreamSlice
 
-from source_contacts.components.cometly_window_requester import CometlyWindowRequester, to_space_time
+from source_contacts.components.cometly import CometlyWindowRequester, to_space_time
 
 WINDOW = StreamSlice(partition={}, cursor_slice={"start_time": "2024-03-10T06:59:59Z", "end_time": "2024-11-03T06:30:00Z"})
 

@@ -5,7 +5,7 @@ import io
 import pytest
 import requests
 
-from source_contacts.components.csv_export_decoder import CsvExportDecoder, CsvExportError, snake_case, to_rfc3339
+from source_contacts.components.constant_contact import CsvExportDecoder, CsvExportError, snake_case, to_rfc3339
 
 
 def _response(body: bytes, url: str = "https://files.example.com/x.csv?api_key=secret") -> requests.Response:

@@ -8,7 +8,7 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_contacts.components.export_slice_record_filter import ExportSliceRecordFilter
+from source_contacts.components.common import ExportSliceRecordFilter
 
 
 def _filter(**kwargs: object) -> ExportSliceRecordFilter:

@@ -6,7 +6,7 @@ import io
 import pytest
 import requests
 
-from source_contacts.components.gzip_ndjson_decoder import ExportFileError, GzipNdjsonDecoder
+from source_contacts.components.cometly import ExportFileError, GzipNdjsonDecoder
 
 
 def response(body: bytes) -> requests.Response:

@@ -13,7 +13,7 @@ from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_contacts.components.presigned_download_requester import PresignedDownloadRequester
+from source_contacts.components.cometly import PresignedDownloadRequester
 
 API = "https://app.cometly.com/public-api/v1"
 FILES = "https://files.example.com/exports/7.ndjson.gz"

@@ -2,7 +2,7 @@
 
 from airbyte_cdk.sources.types import StreamSlice
 
-from source_contacts.components.slice_location import slice_location
+from source_contacts.components.common import slice_location
 
 
 def test_a_window_is_named_by_its_bounds_even_with_a_partition() -> None:

@@ -1,13 +1,18 @@
-"""Slice-aware handling of bulk-export records: partition fields, client-side cursor floor, slice named on failure."""
+"""What the providers' components share: naming a slice in error messages, and the export record filter."""
 
 from dataclasses import InitVar, dataclass, field
-from typing import Any, Iterable, List, Mapping, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional
 
 from airbyte_cdk.sources.declarative.extractors.record_filter import RecordFilter
 from airbyte_cdk.sources.types import StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_contacts.components.slice_location import slice_location
+
+def slice_location(stream_slice: Optional[StreamSlice]) -> Dict[str, Any]:
+    """`{'start_time': ..., 'end_time': ...}` for a window, `{'list_id': ...}` for a list; {} without a slice."""
+    if stream_slice is None:
+        return {}
+    return dict(stream_slice.cursor_slice or stream_slice.partition)
 
 
 @dataclass
