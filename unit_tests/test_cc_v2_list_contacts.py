@@ -1,13 +1,12 @@
 """cc_v2_list_contacts: next_link pagination with api_key on every page, per-list incremental, errors."""
 
 import json
-
 from unittest import TestCase
 
-from airbyte_cdk.models import SyncMode
+from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
 
-from unit_tests.builders import V2_URL, per_partition_state, run_read, v2_config
+from tests.support.builders import V2_URL, final_state, per_partition_state, run_read, stream_error, v2_config
 
 STREAM = "cc_v2_list_contacts"
 START = "2024-01-01T00:00:00.000Z"
@@ -49,7 +48,6 @@ class CcV2ListContactsTest(TestCase):
             "2024-03-01T00:00:00.000Z",
         ]
 
-
     @HttpMocker()
     def test_incremental_sends_each_lists_own_modified_since_and_keeps_state_per_list(self, http_mocker: HttpMocker) -> None:
         http_mocker.get(_members_request("1", modified_since="2025-01-01T00:00:00.000Z"), _page([_member("11", "2025-02-01T00:00:00.000Z")]))
@@ -59,12 +57,9 @@ class CcV2ListContactsTest(TestCase):
         output = run_read(v2_config(list_ids=["1", "2"]), STREAM, SyncMode.incremental, state=state)
 
         assert sorted((r.record.data["list_id"], r.record.data["id"]) for r in output.records) == [("1", "11"), ("2", "21")]
-        final = output.most_recent_state.stream_state.__dict__
-        cursors = {s["partition"]["list_id"]: s["cursor"]["updated_at"] for s in final["states"]}
-        assert set(cursors) == {"1", "2"}
+        cursors = {s["partition"]["list_id"]: s["cursor"]["updated_at"] for s in final_state(output)["states"]}
         # The newest updated_at emitted per list: never the sync's start, never past what was read.
         assert cursors == {"1": "2025-02-01T00:00:00.000Z", "2": "2024-06-01T00:00:00.000Z"}
-
 
     @HttpMocker()
     def test_every_list_is_read_when_list_ids_is_omitted(self, http_mocker: HttpMocker) -> None:
@@ -79,24 +74,28 @@ class CcV2ListContactsTest(TestCase):
 
         assert [(r.record.data["list_id"], r.record.data["id"]) for r in output.records] == [("1", "11")]
 
-
     @HttpMocker()
     def test_unauthorized_is_a_config_error_naming_the_provider(self, http_mocker: HttpMocker) -> None:
         http_mocker.get(_members_request("1"), HttpResponse(json.dumps([{"error_key": "http.status.unauthorized"}]), 401))
 
         output = run_read(v2_config(list_ids=["1"]), STREAM, expecting_exception=True)
 
-        errors = [m.trace.error for m in output.errors]
-        assert errors and errors[0].failure_type.value == "config_error"
-        assert "Constant Contact v2" in errors[0].message and "api_key" in errors[0].message
         assert output.records == []
-
+        assert output.errors[0].trace.error.failure_type == FailureType.config_error
+        assert stream_error(output, STREAM) == (
+            "Constant Contact v2 rejected the credentials (HTTP 401/403): "
+            "check api_key and access_token in the constant_contact_v2 section."
+        )
 
     @HttpMocker()
-    def test_missing_list_fails_naming_the_list(self, http_mocker: HttpMocker) -> None:
+    def test_missing_list_fails_as_a_config_error_naming_the_list(self, http_mocker: HttpMocker) -> None:
         http_mocker.get(_members_request("99"), HttpResponse(json.dumps([{"error_key": "http.status.not_found"}]), 404))
 
         output = run_read(v2_config(list_ids=["99"]), STREAM, expecting_exception=True)
 
-        message = output.errors[0].trace.error.message
-        assert "/lists/99/contacts" in message and "list_ids" in message
+        assert output.errors[0].trace.error.failure_type == FailureType.config_error
+        # The list's URL without its query: no api_key in the message.
+        assert stream_error(output, STREAM) == (
+            f"Constant Contact v2 answered 404 Not Found for {V2_URL}/lists/99/contacts: "
+            "remove the missing list from constant_contact_v2.list_ids."
+        )

@@ -5,9 +5,8 @@ from unittest import TestCase
 
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
-from airbyte_cdk.test.state_builder import StateBuilder
 
-from unit_tests.builders import V2_URL, run_read, v2_config
+from tests.support.builders import V2_URL, final_state, run_read, stream_state, v2_config
 
 STREAM = "cc_v2_lists"
 
@@ -36,9 +35,9 @@ class CcV2ListsTest(TestCase):
             _lists_request("2025-05-05T10:00:00.000Z"),
             HttpResponse(json.dumps([{"id": "2", "name": "B", "modified_date": "2025-06-01T00:00:00.000Z"}]), 200),
         )
-        state = StateBuilder().with_stream_state(STREAM, {"modified_date": "2025-05-05T10:00:00.000Z"}).build()
+        state = stream_state(STREAM, {"modified_date": "2025-05-05T10:00:00.000Z"})
 
         output = run_read(v2_config(), STREAM, SyncMode.incremental, state=state)
 
         assert [r.record.data["id"] for r in output.records] == ["2"]
-        assert output.most_recent_state.stream_state.__dict__["modified_date"] == "2025-06-01T00:00:00.000Z"
+        assert final_state(output)["modified_date"] == "2025-06-01T00:00:00.000Z"

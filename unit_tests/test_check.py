@@ -10,7 +10,7 @@ from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, _run_command, 
 from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
 
 from source_contacts import SourceContacts
-from unit_tests.builders import V2_URL, V3_TOKEN_URL, v2_config, v3_oauth_config
+from tests.support.builders import V2_URL, V3_TOKEN_URL, v2_config, v3_oauth_config
 
 
 def _check(config: dict) -> EntrypointOutput:

@@ -1,30 +1,19 @@
 """cometly_contacts: date windows sent in the space time zone, Laravel cursor pagination, include flags, state."""
 
 import json
-from datetime import timezone
-from typing import Iterator
-from unittest.mock import patch
 
 import pytest
 
 from airbyte_cdk.models import SyncMode
-from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_state_converter import DateTimeStreamStateConverter
-from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
-from airbyte_cdk.test.state_builder import StateBuilder
-from airbyte_cdk.utils.datetime_helpers import AirbyteDateTime
+from airbyte_cdk.test.mock_http import HttpRequest, HttpResponse
 
-from unit_tests.builders import COMETLY_URL, cometly_config, run_read
+from tests.support.builders import COMETLY_URL, StrictHttpMocker, cometly_config, final_state, run_read, stream_state
 
 STREAM = "cometly_contacts"
 AUTH = {"Authorization": "Bearer test-cometly-key"}
-SYNC_START = AirbyteDateTime(2024, 3, 20, 12, 0, 0, tzinfo=timezone.utc)
 
-
-@pytest.fixture(autouse=True)
-def frozen_sync_start() -> Iterator[None]:
-    """The last window ends when the sync starts; pin that moment."""
-    with patch.object(DateTimeStreamStateConverter, "get_end_provider", classmethod(lambda cls: lambda: SYNC_START)):
-        yield
+# The last window ends when the sync starts: 2024-03-20T12:00:00Z.
+pytestmark = pytest.mark.usefixtures("sync_started_at")
 
 
 def _request(start: str, end: str, cursor: str = "", tokens: str = "0", emails: str = "0") -> HttpRequest:
@@ -41,7 +30,7 @@ def _page(ids_and_times: list, next_cursor: str = None) -> HttpResponse:
 
 def test_windows_tile_the_range_in_space_time_and_pages_resend_the_window() -> None:
     config = cometly_config(timezone="America/New_York", window_days=30, include_comet_tokens=True)
-    with HttpMocker() as http_mocker:
+    with StrictHttpMocker() as http_mocker:
         # 30-day UTC windows, inclusive at one second; New York is UTC-5, then UTC-4 from 2024-03-10 07:00Z.
         w1, w2, w3 = [("2023-12-31 19:00:00", "2024-01-30 18:59:59"), ("2024-01-30 19:00:00", "2024-02-29 18:59:59"),
                       ("2024-02-29 19:00:00", "2024-03-20 08:00:00")]
@@ -54,13 +43,13 @@ def test_windows_tile_the_range_in_space_time_and_pages_resend_the_window() -> N
 
     assert sorted(r.record.data["id"] for r in output.records) == [1, 2, 3, 4]
     assert output.records[0].record.data["comet_tokens"] == ["ct_1"]
-    assert output.most_recent_state.stream_state.__dict__ == {"created_at": "2024-03-20T12:00:00Z"}
+    assert final_state(output) == {"created_at": "2024-03-20T12:00:00Z"}
 
 
 def test_without_start_date_or_timezone_windows_start_in_2020_in_utc() -> None:
     config = cometly_config(window_days=365)
     del config["start_date"]
-    with HttpMocker() as http_mocker:
+    with StrictHttpMocker() as http_mocker:
         ends = ["2020-12-30 23:59:59", "2021-12-30 23:59:59", "2022-12-30 23:59:59", "2023-12-30 23:59:59", "2024-03-20 12:00:00"]
         starts = ["2020-01-01 00:00:00", "2020-12-31 00:00:00", "2021-12-31 00:00:00", "2022-12-31 00:00:00", "2023-12-31 00:00:00"]
         for start, end in zip(starts, ends):
@@ -72,20 +61,20 @@ def test_without_start_date_or_timezone_windows_start_in_2020_in_utc() -> None:
 
 
 def test_incremental_starts_at_the_state_inclusive() -> None:
-    state = StateBuilder().with_stream_state(STREAM, {"created_at": "2024-03-15T00:00:00Z"}).build()
-    with HttpMocker() as http_mocker:
+    state = stream_state(STREAM, {"created_at": "2024-03-15T00:00:00Z"})
+    with StrictHttpMocker() as http_mocker:
         http_mocker.get(_request("2024-03-14 20:00:00", "2024-03-20 08:00:00", emails="1"),
                         _page([(9, "2024-03-15T00:00:00.000000Z"), (10, "2024-03-16T08:00:00.500000Z")]))
 
         output = run_read(cometly_config(timezone="America/New_York", include_all_emails=True), STREAM, SyncMode.incremental, state=state)
 
     assert [r.record.data["id"] for r in output.records] == [9, 10]
-    assert output.most_recent_state.stream_state.__dict__ == {"created_at": "2024-03-16T08:00:00Z"}
+    assert final_state(output) == {"created_at": "2024-03-16T08:00:00Z"}
 
 
 def test_a_state_at_the_sync_start_sends_no_empty_window() -> None:
-    state = StateBuilder().with_stream_state(STREAM, {"created_at": "2024-03-20T12:00:00Z"}).build()
-    with HttpMocker():  # any request would fail the test: nothing is mocked
+    state = stream_state(STREAM, {"created_at": "2024-03-20T12:00:00Z"})
+    with StrictHttpMocker():  # any request would fail the test: nothing is mocked
         output = run_read(cometly_config(), STREAM, SyncMode.incremental, state=state)
 
     assert output.records == []

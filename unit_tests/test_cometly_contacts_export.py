@@ -2,31 +2,35 @@
 
 import gzip
 import json
-from datetime import timezone
-from typing import Iterator, List
-from unittest.mock import patch
+from typing import List
 
 import pytest
 
 from airbyte_cdk.models import SyncMode
-from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_state_converter import DateTimeStreamStateConverter
-from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
-from airbyte_cdk.test.state_builder import StateBuilder
-from airbyte_cdk.utils.datetime_helpers import AirbyteDateTime
+from airbyte_cdk.test.mock_http import HttpRequest, HttpResponse
 
-from unit_tests.builders import COMETLY_URL, cometly_config, run_read
+from tests.support.builders import (
+    COMETLY_URL,
+    StrictHttpMocker,
+    cometly_config,
+    emitted_states,
+    final_state,
+    run_read,
+    stream_error,
+    stream_state,
+)
 
 STREAM = "cometly_contacts_export"
 AUTH = {"Authorization": "Bearer test-cometly-key"}
-SYNC_START = AirbyteDateTime(2024, 3, 20, 12, 0, 0, tzinfo=timezone.utc)
 FILE_HOST = "https://cometly-exports.s3.amazonaws.com/exports"
 
+# The last window ends when the sync starts: 2024-03-20T12:00:00Z.
+pytestmark = pytest.mark.usefixtures("sync_started_at")
 
-@pytest.fixture(autouse=True)
-def frozen_sync_start() -> Iterator[None]:
-    """The last window ends when the sync starts; pin that moment."""
-    with patch.object(DateTimeStreamStateConverter, "get_end_provider", classmethod(lambda cls: lambda: SYNC_START)):
-        yield
+
+def _window(start: str, end: str, include_comet_tokens: int = 0) -> dict:
+    """The creation body of one window, in space time."""
+    return {"start_date": start, "end_date": end, "include_comet_tokens": include_comet_tokens, "include_all_emails": 0}
 
 
 def _create(body: dict) -> HttpRequest:
@@ -61,48 +65,69 @@ def _contacts(*ids_and_times) -> List[dict]:
     return [{"id": i, "email": f"c{i}@example.net", "created_at": t} for i, t in ids_and_times]
 
 
-def _sent(http_mocker: HttpMocker, method: str, url_start: str) -> list:
-    # HttpMocker can match headers that are present, not absent: read what was sent from its requests_mock history.
-    return [r for r in http_mocker._mocker.request_history if r.method == method and r.url.startswith(url_start)]
-
-
 def test_job_lifecycle_reads_the_file_without_credentials() -> None:
     config = cometly_config(timezone="America/New_York", window_days=365)
     config["start_date"] = "2024-03-01T05:00:00Z"
-    window = {"start_date": "2024-03-01 00:00:00", "end_date": "2024-03-20 08:00:00", "include_comet_tokens": 0, "include_all_emails": 0}
+    window = _window("2024-03-01 00:00:00", "2024-03-20 08:00:00")
     contacts = _contacts((11, "2024-03-02T10:00:00.000000Z"), (12, "2024-03-10T07:00:00.000000Z"), (13, "2024-03-20T11:59:59.000000Z"))
-    with HttpMocker() as http_mocker:
+    with StrictHttpMocker() as http_mocker:
         http_mocker.post(_create(window), _created(7))
         http_mocker.get(_poll(7), [_status(7, "queued"), _status(7, "processing"), _status(7, "completed")])
         http_mocker.get(_file(7), _gzip_ndjson(contacts))
 
         output = run_read(config, STREAM, SyncMode.incremental)
 
-        downloads = _sent(http_mocker, "GET", FILE_HOST)
-        polls = _sent(http_mocker, "GET", f"{COMETLY_URL}/contacts/exports/7")
+        downloads = http_mocker.sent("GET", FILE_HOST)
+        polls = http_mocker.sent("GET", f"{COMETLY_URL}/contacts/exports/7")
     assert not output.errors
     assert [m.record.data for m in output.records] == contacts
-    assert output.most_recent_state.stream_state.__dict__ == {"created_at": "2024-03-20T11:59:59Z"}
+    assert final_state(output) == {"created_at": "2024-03-20T11:59:59Z"}
     assert len(polls) == 3
     assert len(downloads) == 1 and "Authorization" not in downloads[0].headers
 
 
-def test_failed_job_is_created_again() -> None:
-    config = cometly_config(window_days=365)
-    config["start_date"] = "2024-03-19T00:00:00Z"
-    window = {"start_date": "2024-03-19 00:00:00", "end_date": "2024-03-20 12:00:00", "include_comet_tokens": 0, "include_all_emails": 0}
-    with HttpMocker() as http_mocker:
-        http_mocker.post(_create(window), [_created(7), _created(8)])
+def test_a_failed_job_is_created_again_with_the_same_window_up_to_three_attempts() -> None:
+    config = {**cometly_config(window_days=1), "start_date": "2024-03-19T00:00:00Z"}
+    first, second = _window("2024-03-19 00:00:00", "2024-03-19 23:59:59"), _window("2024-03-20 00:00:00", "2024-03-20 12:00:00")
+    with StrictHttpMocker() as http_mocker:
+        http_mocker.post(_create(first), [_created(7), _created(8), _created(9)])
         http_mocker.get(_poll(7), [_status(7, "processing"), _status(7, "failed")])
-        http_mocker.get(_poll(8), _status(8, "completed"))
-        http_mocker.get(_file(8), _gzip_ndjson(_contacts((21, "2024-03-19T10:00:00.000000Z"))))
+        http_mocker.get(_poll(8), _status(8, "failed"))
+        http_mocker.get(_poll(9), _status(9, "completed"))
+        http_mocker.get(_file(9), _gzip_ndjson(_contacts((21, "2024-03-19T10:00:00.000000Z"))))
+        http_mocker.post(_create(second), _created(10))
+        http_mocker.get(_poll(10), _status(10, "completed"))
+        http_mocker.get(_file(10), _gzip_ndjson(_contacts((22, "2024-03-20T10:00:00.000000Z"))))
 
         output = run_read(config, STREAM)
 
-        bodies = [r.json() for r in _sent(http_mocker, "POST", COMETLY_URL)]
+        bodies = [r.json() for r in http_mocker.sent("POST", COMETLY_URL)]
     assert not output.errors
-    assert [m.record.data["id"] for m in output.records] == [21]
-    assert bodies == [window, window]
+    assert sorted(m.record.data["id"] for m in output.records) == [21, 22]
+    # The next window may start while the first is retried: compare the creations window by window.
+    assert sorted(bodies, key=lambda body: body["start_date"]) == [first, first, first, second]
+
+
+def test_a_window_failing_every_attempt_fails_naming_it_after_the_next_windows_are_read() -> None:
+    config = {**cometly_config(window_days=1), "start_date": "2024-03-19T00:00:00Z"}
+    first, second = _window("2024-03-19 00:00:00", "2024-03-19 23:59:59"), _window("2024-03-20 00:00:00", "2024-03-20 12:00:00")
+    with StrictHttpMocker() as http_mocker:
+        http_mocker.post(_create(first), [_created(7), _created(8), _created(9)])
+        for export_id in (7, 8, 9):
+            http_mocker.get(_poll(export_id), _status(export_id, "failed"))
+        http_mocker.post(_create(second), _created(10))
+        http_mocker.get(_poll(10), _status(10, "completed"))
+        http_mocker.get(_file(10), _gzip_ndjson(_contacts((22, "2024-03-20T10:00:00.000000Z"))))
+
+        output = run_read(config, STREAM, SyncMode.incremental, expecting_exception=True)
+
+    assert [m.record.data["id"] for m in output.records] == [22]
+    assert stream_error(output, STREAM) == (
+        f"Stream {STREAM}: the export job failed for slice {{'start_time': '2024-03-19T00:00:00Z', 'end_time': '2024-03-19T23:59:59Z'}} "
+        "(status FAILED after 3 attempts). Other slices were read."
+    )
+    # One checkpoint per window, both before the failed one: its contacts are exported again next sync.
+    assert emitted_states(output) == [{"created_at": "2024-03-19T00:00:00Z"}] * 2
 
 
 def test_windows_tile_in_the_space_time_zone_across_dst() -> None:
@@ -114,10 +139,9 @@ def test_windows_tile_in_the_space_time_zone_across_dst() -> None:
         ("2024-03-08 00:00:00", "2024-03-15 00:59:59"),
         ("2024-03-15 01:00:00", "2024-03-20 08:00:00"),
     ]
-    with HttpMocker() as http_mocker:
+    with StrictHttpMocker() as http_mocker:
         for n, (start, end) in enumerate(expected, start=1):
-            body = {"start_date": start, "end_date": end, "include_comet_tokens": 1, "include_all_emails": 0}
-            http_mocker.post(_create(body), _created(n))
+            http_mocker.post(_create(_window(start, end, include_comet_tokens=1)), _created(n))
             http_mocker.get(_poll(n), _status(n, "completed"))
             http_mocker.get(_file(n), _gzip_ndjson([]))
 
@@ -125,15 +149,14 @@ def test_windows_tile_in_the_space_time_zone_across_dst() -> None:
 
     assert not output.errors and output.records == []
     # No record seen: the state stays at the start (inclusive cursors never skip ahead of data).
-    assert output.most_recent_state.stream_state.__dict__ == {"created_at": "2024-03-01T05:00:00Z"}
+    assert final_state(output) == {"created_at": "2024-03-01T05:00:00Z"}
 
 
 def test_state_starts_the_first_window_and_a_window_ending_at_its_start_is_not_sent() -> None:
     config = cometly_config(window_days=30)
-    state = StateBuilder().with_stream_state(STREAM, {"created_at": "2024-03-20T11:00:00Z"}).build()
-    body = {"start_date": "2024-03-20 11:00:00", "end_date": "2024-03-20 12:00:00", "include_comet_tokens": 0, "include_all_emails": 0}
-    with HttpMocker() as http_mocker:
-        http_mocker.post(_create(body), _created(9))
+    state = stream_state(STREAM, {"created_at": "2024-03-20T11:00:00Z"})
+    with StrictHttpMocker() as http_mocker:
+        http_mocker.post(_create(_window("2024-03-20 11:00:00", "2024-03-20 12:00:00")), _created(9))
         http_mocker.get(_poll(9), _status(9, "completed"))
         http_mocker.get(_file(9), _gzip_ndjson(_contacts((31, "2024-03-20T11:00:00.000000Z"))))
 
@@ -141,7 +164,7 @@ def test_state_starts_the_first_window_and_a_window_ending_at_its_start_is_not_s
 
     assert [m.record.data["id"] for m in output.records] == [31]
 
-    at_sync_start = StateBuilder().with_stream_state(STREAM, {"created_at": "2024-03-20T12:00:00Z"}).build()
-    with HttpMocker():  # any request would fail: no matcher
+    at_sync_start = stream_state(STREAM, {"created_at": "2024-03-20T12:00:00Z"})
+    with StrictHttpMocker():  # any request would fail: no matcher
         output = run_read(config, STREAM, SyncMode.incremental, state=at_sync_start)
     assert not output.errors and output.records == []

@@ -23,4 +23,5 @@ def read_via_console(config: dict, stream: str, folder: Path) -> subprocess.Comp
 
 
 def error_traces(stdout: str) -> List[dict]:
+    """The `trace.error` objects of the ERROR trace lines in a console script's stdout."""
     return [json.loads(line)["trace"]["error"] for line in stdout.splitlines() if '"type":"ERROR"' in line]

@@ -1,0 +1,1 @@
+"""Test support shared by the unit, integration and emulator tests."""

@@ -1,0 +1,1 @@
+"""Builders, fixtures and the console runner that unit and integration tests both import."""

@@ -1,0 +1,169 @@
+"""components/constant_contact.py: CsvExportDecoder (streamed CSV, label mapping, dates, loud failures),
+AccessTokenAuthenticator (a fixed v3 token) and V2ListPartitionRouter (configured v2 lists, else every list)."""
+
+import io
+from unittest.mock import MagicMock
+
+import pytest
+import requests
+
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.declarative.partition_routers.partition_router import PartitionRouter
+from airbyte_cdk.sources.types import StreamSlice
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_contacts.components.constant_contact import (
+    AccessTokenAuthenticator,
+    CsvExportDecoder,
+    CsvExportError,
+    V2ListPartitionRouter,
+    snake_case,
+    to_rfc3339,
+)
+from tests.support.builders import V3_URL, v2_config, v3_access_token_config
+
+# ---------------------------------------------------------------- CsvExportDecoder
+
+def _response(body: bytes, url: str = "https://files.example.com/x.csv?api_key=secret") -> requests.Response:
+    response = requests.Response()
+    response.raw = io.BytesIO(body)
+    response.url = url
+    response.status_code = 200
+    return response
+
+
+def _v3() -> CsvExportDecoder:
+    return CsvExportDecoder(
+        parameters={"name": "cc_contacts_export"},
+        labels={"First name": "first_name", "Email address": "email_address", "Updated At": "updated_at"},
+        type_suffix=True,
+        datetime_fields=["updated_at"],
+    )
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("2018-11-29 15:10:15 -0500", "2018-11-29T20:10:15.000Z"),
+        ("2019-11-25T16:29:13.057 -0500", "2019-11-25T21:29:13.057Z"),
+        ("2019-11-25T23:29:13.5+05:30", "2019-11-25T17:59:13.500Z"),
+        ("2024-03-01T10:00:00.000Z", "2024-03-01T10:00:00.000Z"),
+        ("2024-12-31 23:30:00 -0100", "2025-01-01T00:30:00.000Z"),
+        ("2019-11-25T16:29:13.0575 +0130", "2019-11-25T14:59:13.057Z"),  # four fraction digits
+        ("2019-11-25 16:29:13 -05:00", "2019-11-25T21:29:13.000Z"),  # colon offset: the regex path
+        ("2019-11-25 16:29:13", "2019-11-25T16:29:13.000Z"),  # no offset: read as UTC
+        ("", None),
+    ],
+)
+def test_to_rfc3339_normalizes_both_csv_forms_to_utc(value: str, expected: str) -> None:
+    assert to_rfc3339(value) == expected
+
+
+def test_to_rfc3339_rejects_what_is_not_a_date_time() -> None:
+    with pytest.raises(ValueError):
+        to_rfc3339("29/11/2018")
+    with pytest.raises(ValueError):
+        to_rfc3339("29/11/2018 10:00 -0500")
+
+
+def test_snake_case_gives_stable_names() -> None:
+    assert [snake_case(label) for label in ["State/Province (Intl)", "Favorite Color", " Shoe  Size ", "EMAIL"]] == [
+        "state_province_intl", "favorite_color", "shoe_size", "email",
+    ]
+
+
+def test_field_names_drop_the_type_suffix_and_keep_colliding_columns_apart() -> None:
+    names = _v3().field_names(["First name", "Email address - other", "Phone number - home", "Phone number - work", "Updated At"])
+    assert names == ["first_name", "email_address", "phone_number", "phone_number_work", "updated_at"]
+
+
+def test_decode_handles_bom_quotes_newlines_and_non_ascii() -> None:
+    body = '\ufeffFirst name,Email address - other,Notes,Updated At\r\nZoë,z@example.com,"a, ""b""\nc",2018-11-29 15:10:15 -0500\r\n\r\n'
+    records = list(_v3().decode(_response(body.encode("utf-8"))))
+    assert records == [{"first_name": "Zoë", "email_address": "z@example.com", "notes": 'a, "b"\nc', "updated_at": "2018-11-29T20:10:15.000Z"}]
+
+
+def test_decode_of_an_empty_body_or_a_lone_header_is_no_record() -> None:
+    assert list(_v3().decode(_response(b""))) == []
+    assert list(_v3().decode(_response(b"First name,Updated At\r\n"))) == []
+
+
+def test_a_row_with_the_wrong_field_count_fails_naming_stream_row_and_line_without_the_query() -> None:
+    body = b'First name,Updated At\r\n"A\nB",\r\nC,,extra\r\n'
+    records = _v3().decode(_response(body))
+    assert next(records) == {"first_name": "A\nB", "updated_at": None}
+    with pytest.raises(CsvExportError) as raised:
+        next(records)
+    assert raised.value.message == (
+        "Stream cc_contacts_export: the export file https://files.example.com/x.csv is broken: "
+        "row 2 (line 4) has 3 fields, the header has 2."
+    )
+
+
+def test_an_unreadable_date_fails_naming_the_field() -> None:
+    with pytest.raises(CsvExportError, match=r"row 1 \(line 2\): updated_at 'soon' is not a date-time"):
+        list(_v3().decode(_response(b"First name,Updated At\r\nA,soon\r\n")))
+
+
+# ---------------------------------------------------------------- AccessTokenAuthenticator
+
+REJECTED = "Constant Contact v3 rejected the access token (HTTP 401/403): put a valid access token in constant_contact.credentials."
+
+
+def _authenticator() -> AccessTokenAuthenticator:
+    return AccessTokenAuthenticator(
+        config=v3_access_token_config(),
+        parameters={},
+        access_token="{{ config['constant_contact']['credentials'].get('access_token', '') }}",
+        rejected_message=REJECTED,
+    )
+
+
+def test_the_configured_access_token_is_sent_as_bearer() -> None:
+    request = requests.Request("GET", f"{V3_URL}/contact_lists", auth=_authenticator()).prepare()
+
+    assert request.headers["Authorization"] == "Bearer test-v3-token"
+
+
+def test_asked_to_refresh_it_fails_as_a_config_error_with_the_rejected_message() -> None:
+    with pytest.raises(AirbyteTracedException) as raised:
+        _authenticator().refresh_and_set_access_token()
+
+    assert raised.value.failure_type == FailureType.config_error
+    assert raised.value.message == REJECTED
+
+
+# ---------------------------------------------------------------- V2ListPartitionRouter
+
+
+def _router(config: dict) -> tuple:
+    every_list = MagicMock(spec=PartitionRouter)
+    return V2ListPartitionRouter(every_list=every_list, config=config, parameters={}), every_list
+
+
+def test_configured_list_ids_are_the_partitions_as_strings_without_asking_for_the_lists() -> None:
+    router, every_list = _router(v2_config(list_ids=[7, "opted-out"]))
+
+    slices = list(router.stream_slices())
+
+    assert [(s.partition, s.cursor_slice) for s in slices] == [({"list_id": "7"}, {}), ({"list_id": "opted-out"}, {})]
+    assert every_list.method_calls == []
+    assert router.get_stream_state() is None
+
+
+def test_without_list_ids_the_partitions_and_state_are_those_of_every_list() -> None:
+    parent_slices = [StreamSlice(partition={"list_id": "1", "parent_slice": {}}, cursor_slice={})]
+    router, every_list = _router(v2_config())
+    every_list.stream_slices.return_value = iter(parent_slices)
+    every_list.get_stream_state.return_value = {"parent_state": {"cc_v2_lists": {"modified_date": "2024-05-01T00:00:00.000Z"}}}
+
+    assert list(router.stream_slices()) == parent_slices
+    assert router.get_stream_state() == {"parent_state": {"cc_v2_lists": {"modified_date": "2024-05-01T00:00:00.000Z"}}}
+
+
+def test_the_list_id_goes_into_no_request_option() -> None:
+    router, _ = _router(v2_config(list_ids=["1"]))
+    options = {"stream_slice": StreamSlice(partition={"list_id": "1"}, cursor_slice={})}
+
+    assert [router.get_request_params(**options), router.get_request_headers(**options),
+            router.get_request_body_data(**options), router.get_request_body_json(**options)] == [{}, {}, {}, {}]
