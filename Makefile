@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 DEMO_VENV := .venv-demo
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench emulator clean
 
 ## Sync every stream from the bundled emulator into demo-output/contacts.duckdb via PyAirbyte.
 demo: $(VENV)/.installed $(DEMO_VENV)/.installed
@@ -23,10 +23,14 @@ test: $(VENV)/.installed-dev
 		$(VENV)/bin/python -m pytest -k "not test_docker_image"; \
 	fi
 
-## Connector vs plain-Python baseline on the emulator: records/s and peak memory -> benchmarks/results.md (~3 min).
-## `make bench BENCH_ARGS="--scale small"` for a quick run.
+## Connector vs plain-Python baseline on the emulator: records/s and peak memory -> benchmarks/out/results.md (~3 min).
+## `make bench BENCH_ARGS="--scale small"` for a quick run; `BENCH_ARGS=--update-results` to refresh the committed table.
 bench: $(VENV)/.installed-dev
 	$(VENV)/bin/python -m benchmarks $(BENCH_ARGS)
+
+## The bundled API emulator in the foreground, for running the connector by hand; writes emulator-config.json.
+emulator: $(VENV)/.installed
+	$(VENV)/bin/python -m emulator $(EMULATOR_ARGS)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,4 +51,4 @@ $(DEMO_VENV)/.installed: scripts/demo-requirements.txt
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(DEMO_VENV) demo-output
+	rm -rf $(VENV) $(DEMO_VENV) demo-output benchmarks/out emulator-config.json

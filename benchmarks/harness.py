@@ -2,7 +2,8 @@
 
 Starts the bundled emulator, then for each stream runs `source-contacts read` and `benchmarks/baseline.py` as
 subprocesses (each inside its own `benchmarks.measure` process, which isolates its peak RSS), checks that both
-emitted the emulator's ground-truth record count, prints a table and writes it to benchmarks/results.md.
+emitted the emulator's ground-truth record count, prints a table and writes it to benchmarks/out/results.md
+(`--update-results` also replaces the committed benchmarks/results.md).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import platform
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import datetime, timezone
 from importlib.metadata import version
@@ -23,6 +23,7 @@ from pathlib import Path
 from emulator import Emulator
 
 ROOT = Path(__file__).resolve().parent.parent
+COMMITTED_RESULTS = ROOT / "benchmarks" / "results.md"
 STREAMS = ["cometly_contacts_export", "cc_contacts_export", "cc_v2_contacts_export", "cc_contacts", "cometly_contacts"]
 START_DATE = "2024-01-01T00:00:00Z"
 SCALES = {
@@ -83,25 +84,6 @@ def _params_key(params: dict) -> str:
     return repr(sorted((name, sorted(value) if isinstance(value, set) else value) for name, value in params.items()))
 
 
-class BusyClock:
-    """Seconds the emulator spends in its request handlers (summed over its threads) while a run is measured."""
-
-    def __init__(self, emu: Emulator):
-        self.seconds, self._lock = 0.0, threading.Lock()
-        # The listeners bind these handlers in Emulator.start(), so this must run before it.
-        emu._serve_api, emu._serve_files = self._timed(emu._serve_api), self._timed(emu._serve_files)
-
-    def _timed(self, serve):
-        def timed(request):
-            started = time.perf_counter()
-            try:
-                return serve(request)
-            finally:
-                with self._lock:
-                    self.seconds += time.perf_counter() - started
-        return timed
-
-
 def measure(command: list[str]) -> dict:
     """Run `command` inside a fresh benchmarks.measure process; its JSON report."""
     wrapper = subprocess.run([sys.executable, "-m", "benchmarks.measure", "--", *command],
@@ -114,7 +96,7 @@ def write_json(path: Path, value) -> str:
     return str(path)
 
 
-def run_stream(emu: Emulator, clock: BusyClock, catalog: dict, stream: str, start_date: str, work: Path,
+def run_stream(emu: Emulator, catalog: dict, stream: str, start_date: str, work: Path,
                repeat: int) -> dict:
     """Warm up with one untimed baseline run, then time connector and baseline `repeat` times each (fastest kept)."""
     connector = str(Path(sys.executable).parent / "source-contacts")
@@ -128,17 +110,11 @@ def run_stream(emu: Emulator, clock: BusyClock, catalog: dict, stream: str, star
     def baseline() -> list[str]:
         return [sys.executable, "-m", "benchmarks.baseline", "--config", config(), "--stream", stream]
 
-    def timed(command: list[str]) -> dict:
-        clock.seconds = 0.0
-        result = measure(command)
-        result["emulator_s"] = clock.seconds
-        return result
-
     measure(baseline())
     runs = {"connector": [], "baseline": []}
     for _ in range(repeat):
-        runs["connector"].append(timed([connector, "read", "--config", config(), "--catalog", catalog_path]))
-        runs["baseline"].append(timed(baseline()))
+        runs["connector"].append(measure([connector, "read", "--config", config(), "--catalog", catalog_path]))
+        runs["baseline"].append(measure(baseline()))
     row = {"stream": stream, "start_date": start_date, "expected": ground_truth(emu, stream, start_date)}
     for side, results in runs.items():
         row[side] = min(results, key=lambda result: result["seconds"])
@@ -161,7 +137,7 @@ def problems(row: dict) -> list[str]:
 
 def table(rows: list[dict]) -> str:
     head = ["stream", "records", "connector s", "connector rec/s", "connector peak MB",
-            "baseline s", "baseline rec/s", "baseline peak MB", "ratio", "emulator busy s (conn / base)"]
+            "baseline s", "baseline rec/s", "baseline peak MB", "ratio"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         c, b = row["connector"], row["baseline"]
@@ -169,7 +145,7 @@ def table(rows: list[dict]) -> str:
         flag = " (!)" if row["problems"] else ""
         lines.append(f"| {row['stream']}{flag} | {c['records']:,} | {c['seconds']:.2f} | {c_rate:,.0f} | "
                      f"{c['peak_mb']:.0f} | {b['seconds']:.2f} | {b_rate:,.0f} | {b['peak_mb']:.0f} | "
-                     f"{c_rate / b_rate:.2f} | {c['emulator_s']:.1f} / {b['emulator_s']:.1f} |")
+                     f"{c_rate / b_rate:.2f} |")
     return "\n".join(lines)
 
 
@@ -203,8 +179,6 @@ def report(rows: list[dict], args, build_s: float, startup: dict, load: tuple) -
         "timed runs.",
         "Both sides keep Constant Contact's 4 requests/s pacing (the connector's api_budget) and the connector's "
         "export poll schedule (at once, then 0.2 s doubling); cc_contacts is bound by that pacing.",
-        "Emulator busy s: time the emulator spent in its request handlers during the run (both sides wait for "
-        "it; it is part of their seconds and pulls the ratio towards 1).",
         "ratio = connector rec/s / baseline rec/s (1.00 = as fast as the plain script; 0.50 = half its speed).",
     ]
     trouble = [f"- {row['stream']}: {p}" for row in rows for p in row["problems"]]
@@ -218,7 +192,10 @@ def main() -> int:
     parser.add_argument("--scale", choices=sorted(SCALES), default="full")
     parser.add_argument("--streams", default=",".join(STREAMS), help="comma-separated subset of " + ", ".join(STREAMS))
     parser.add_argument("--repeat", type=int, default=1, help="timed runs per side; the fastest is reported")
-    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results.md")
+    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "out" / "results.md",
+                        help="where the table goes (default benchmarks/out/, not committed)")
+    parser.add_argument("--update-results", action="store_true",
+                        help="also replace the committed benchmarks/results.md (do it with a full run)")
     parser.add_argument("--json", type=Path, help="also write the raw measurements here")
     args = parser.parse_args()
     streams = [s.strip() for s in args.streams.split(",") if s.strip()]
@@ -232,7 +209,6 @@ def main() -> int:
     build_s = time.perf_counter() - started
     emu.faults.job_polls_until_done = 1
     cache_export_builds(emu)
-    clock = BusyClock(emu)
     rows = []
     with emu, tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Path(tmp)
@@ -244,12 +220,15 @@ def main() -> int:
         for stream in streams:
             start_date = REFERENCE_START.get(args.scale, {}).get(stream, START_DATE)
             print(f"{stream}: measuring ...", file=sys.stderr, flush=True)
-            row = run_stream(emu, clock, catalog, stream, start_date, work, args.repeat)
+            row = run_stream(emu, catalog, stream, start_date, work, args.repeat)
             row["problems"] = problems(row)
             rows.append(row)
     text = report(rows, args, build_s, startup, load)
     print(text)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text)
+    if args.update_results:
+        COMMITTED_RESULTS.write_text(text)
     if args.json:
         args.json.write_text(json.dumps({"scale": args.scale, "rows": rows}, indent=2))
     return 1 if any(row["problems"] for row in rows) else 0

@@ -1,9 +1,10 @@
-"""Run the emulator in the foreground: python -m emulator [--port 8765] [--seed 7]."""
+"""Run the emulator in the foreground and write a ready connector config: `make emulator` (or `python -m emulator`)."""
 from __future__ import annotations
 
 import argparse
 import json
 import threading
+from pathlib import Path
 
 from .core import Emulator
 
@@ -14,14 +15,16 @@ def main(argv=None):
     parser.add_argument("--files-port", type=int, default=0, help="presigned-file host port (0 = ephemeral)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--cometly-timezone", default="America/New_York")
+    parser.add_argument("--config", type=Path, default=Path("emulator-config.json"),
+                        help="where to write the connector config pointing at this emulator")
     args = parser.parse_args(argv)
 
     emu = Emulator(seed=args.seed, cometly_timezone=args.cometly_timezone)
     emu.start(port=args.port, files_port=args.files_port)
-    print(f"API:        {emu.url}  (/v2, /v3, /oauth2/default/v1/token, /public-api/v1)")
-    print(f"File host:  {emu.files_url}")
-    print("Connector config (the v3 refresh token rotates: after one refresh this one is spent):")
-    print(json.dumps(emu.config(), indent=2))
+    args.config.write_text(json.dumps(emu.config(), indent=2) + "\n")
+    print(f"Emulator of Constant Contact v2/v3 and Cometly on {emu.url} (export files on {emu.files_url}).")
+    print(f"Config: {args.config.resolve()}")
+    print("Its v3 refresh token works once: keep the config each run prints (README, 'Run it by hand').")
     print("Ctrl-C to stop.", flush=True)
     try:
         threading.Event().wait()

@@ -1,17 +1,57 @@
-"""Console entry point: builds the source with the config, catalog and state the CLI names."""
+"""Console entry point: the CDK's `launch`, with secrets masked in every message the connector prints."""
 
 import sys
+from typing import Any, Iterable, Optional
 
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.logger import PRINT_BUFFER
+from airbyte_cdk.models import AirbyteMessage, Type
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 
 from source_contacts.source import SourceContacts
 
-# The CDK masks secrets in logs but emits a failed stream's error trace unmasked (its internal_message
-# holds the request URL, and v2 sends api_key in the query). Records and CONTROL (the rotated refresh
-# token must reach the platform) pass through untouched.
-_MASKED_TYPES = ('{"type":"TRACE"', '{"type":"LOG"')
+
+def masked(message: AirbyteMessage) -> AirbyteMessage:
+    """`message` with every registered secret replaced by **** in its free text: what a LOG, an error TRACE or a
+    CONNECTION_STATUS says. Other types carry data (records, state, schemas) or, for CONTROL, the rotated
+    refresh token the platform must receive."""
+    if message.type == Type.LOG and message.log:
+        message.log.message = filter_secrets(message.log.message)
+        message.log.stack_trace = _filtered(message.log.stack_trace)
+    elif message.type == Type.TRACE and message.trace and message.trace.error:
+        error = message.trace.error
+        error.message = filter_secrets(error.message)
+        error.internal_message = _filtered(error.internal_message)
+        error.stack_trace = _filtered(error.stack_trace)
+    elif message.type == Type.CONNECTION_STATUS and message.connectionStatus:
+        message.connectionStatus.message = _filtered(message.connectionStatus.message)
+    return message
+
+
+def _filtered(text: Optional[str]) -> Optional[str]:
+    return filter_secrets(text) if text else text
+
+
+class MaskingEntrypoint(AirbyteEntrypoint):
+    """AirbyteEntrypoint that masks each message by its type before printing it.
+
+    The CDK masks its log lines but not a failed stream's error trace (its internal_message holds the request
+    URL, and v2 sends api_key in the query) nor the CONNECTION_STATUS of a failed check.
+    """
+
+    def check(self, *args: Any) -> Iterable[AirbyteMessage]:
+        return map(masked, super().check(*args))
+
+    def discover(self, *args: Any) -> Iterable[AirbyteMessage]:
+        return map(masked, super().discover(*args))
+
+    def read(self, *args: Any) -> Iterable[AirbyteMessage]:
+        return map(masked, super().read(*args))
+
+    @staticmethod
+    def airbyte_message_to_string(airbyte_message: AirbyteMessage) -> str:
+        # What run() prints besides check/discover/read: the spec and the messages queued around them.
+        return AirbyteEntrypoint.airbyte_message_to_string(masked(airbyte_message))
 
 
 def _build_source(args: list[str]) -> SourceContacts:
@@ -27,11 +67,9 @@ def _build_source(args: list[str]) -> SourceContacts:
 
 
 def run() -> None:
-    """The CDK's `launch`, with secrets masked in every TRACE and LOG line."""
+    """The CDK's `launch` with a MaskingEntrypoint."""
     args = sys.argv[1:]
-    entrypoint = AirbyteEntrypoint(_build_source(args))
+    entrypoint = MaskingEntrypoint(_build_source(args))
     with PRINT_BUFFER:
         for message in entrypoint.run(entrypoint.parse_args(args)):
-            if message.startswith(_MASKED_TYPES):
-                message = filter_secrets(message)
             print(f"{message}\n", end="")
