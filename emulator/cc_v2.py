@@ -182,7 +182,7 @@ class CcV2:
             return _error(400, "json.field.lists.value.invalid", f"Contact list {list_id} not found")
         params = {**body, "list": list_id, "columns": {str(c).upper() for c in columns}}
         job = self.emu.jobs.create("cc_v2", params)
-        job.record_count = len(self._rows(params)) - 1  # minus the header row
+        job.record_count = len(self._listing(params)) - 1  # minus the header row
         return json_response({"id": job.id, "type": "EXPORT_CONTACTS", "error_count": 0,
                               "contact_count": job.record_count}, 201)
 
@@ -209,12 +209,15 @@ class CcV2:
         job = self.emu.jobs.get(req.params["activity_id"])
         if job is None or job.api != "cc_v2" or job.phase != "done":
             return _error(404, "http.status.not_found", "Export file not found")
-        rows = self._rows(job.params)
+        rows = self._listing(job.params)
         broken = self.emu.faults.take_broken_row("cc_v2", len(rows) - 1)
         if broken is not None:
             return Response(200, self._csv(job.params, rows, broken), "text/csv; charset=UTF-8")
         return Response(200, self.emu.jobs.file_bytes(job, lambda j: self._csv(j.params, rows)),
                         "text/csv; charset=UTF-8")
+
+    def _listing(self, params) -> list[list[str]]:
+        return self.emu.jobs.reused(("rows", "cc_v2", params), lambda: self._rows(params))
 
     def _rows(self, params) -> list[list[str]]:
         """Header row + one row per contact, columns in the server's fixed order."""

@@ -339,7 +339,8 @@ class CcV3:
         return json_response(self._activity_body(job, self.emu.jobs.poll(job)))
 
     def export_contacts(self, params) -> list[dict]:
-        return self.data.v3_export_contacts(params.get("list_ids"), params.get("status"), params.get("contact_ids"))
+        return self.emu.jobs.reused(("contacts", "cc_v3", params), lambda: self.data.v3_export_contacts(
+            params.get("list_ids"), params.get("status"), params.get("contact_ids")))
 
     def export_file(self, req):
         job = self.emu.jobs.by_file(req.params["file_id"])

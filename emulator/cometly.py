@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import hmac
 import json
+import math
 import threading
 import time
 import uuid
@@ -21,6 +22,8 @@ PREFIX = "/public-api/v1"
 MAX_PER_PAGE = 5000
 DEFAULT_PER_PAGE = 200           # the documented default
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+# The documented per-space limits, per minute (the period is faults.rate_limit_period).
+LIST_PER_MIN = 15
 EXPORT_CREATE_PER_MIN = 5
 EXPORT_STATUS_PER_MIN = 30
 _SIGNING_KEY = b"emulated-s3-signing-key"
@@ -42,19 +45,21 @@ def _flag(value) -> bool:
 
 
 class _Window:
-    """Sliding one-minute request counter for the documented rate limits."""
+    """Sliding-window request counter for one documented rate limit (`limit` calls a `period`)."""
 
     def __init__(self, limit):
         self.limit, self.hits, self.lock = limit, deque(), threading.Lock()
 
-    def retry_after(self) -> int:
-        """0 if the call is allowed (and counts it), else seconds until a slot frees up."""
+    def retry_after(self, period: float) -> int:
+        """0 if the call is allowed (and counts it), else whole seconds until a slot frees up.
+
+        A refused call is not counted, as Laravel's throttle does."""
         now = time.monotonic()
         with self.lock:
-            while self.hits and now - self.hits[0] >= 60:
+            while self.hits and now - self.hits[0] >= period:
                 self.hits.popleft()
             if len(self.hits) >= self.limit:
-                return max(1, int(60 - (now - self.hits[0])) + 1)
+                return max(1, math.ceil(period - (now - self.hits[0])))
             self.hits.append(now)
             return 0
 
@@ -63,6 +68,7 @@ class Cometly:
     def __init__(self, emu):
         self.emu = emu
         self.data = emu.data
+        self._lists = _Window(LIST_PER_MIN)
         self._creates = _Window(EXPORT_CREATE_PER_MIN)
         self._polls = _Window(EXPORT_STATUS_PER_MIN)
         self._signatures = {}   # signature -> (file id, monotonic expiry)
@@ -89,7 +95,7 @@ class Cometly:
     def _limited(self, window: _Window):
         if not self.emu.faults.enforce_rate_limits:
             return None
-        wait = window.retry_after()
+        wait = window.retry_after(self.emu.faults.rate_limit_period)
         if wait:
             return json_response({"message": "Too Many Attempts."}, 429,
                                  {"Retry-After": str(wait), "X-RateLimit-Limit": str(window.limit),
@@ -132,6 +138,9 @@ class Cometly:
     # ------------------------------------------------------------ list
 
     def contacts(self, req):
+        limited = self._limited(self._lists)
+        if limited:
+            return limited
         start, end = self._window(req.query)
         try:
             per_page = int(req.query.get("per_page", DEFAULT_PER_PAGE))

@@ -16,12 +16,14 @@ class Emulator:
     emu = Emulator(seed=7); emu.start(); ... emu.stop()   (or `with Emulator() as emu:`)
     """
 
-    def __init__(self, seed: int = 7, cometly_timezone: str = "America/New_York", sizes: dict | None = None):
+    def __init__(self, seed: int = 7, cometly_timezone: str = "America/New_York", sizes: dict | None = None,
+                 reuse_export_files: bool = False):
+        """reuse_export_files: build each export file once per identical request (benchmarks; see jobs.py)."""
         self.seed = seed
         self.cometly_timezone = cometly_timezone
         self.data = Dataset(seed, sizes, cometly_timezone)
         self.faults = Faults()
-        self.jobs = JobStore(self.faults)
+        self.jobs = JobStore(self.faults, reuse_export_files)
         self.requests = RequestLog()
         self.file_requests = RequestLog()
         self._api_router, self._file_router = Router(), Router()

@@ -22,7 +22,9 @@ class Faults:
             self.job_polls_until_done = 2     # intermediate polls before a job is final
             self.access_token_ttl = 3600      # v3 access token lifetime, seconds
             self.download_url_ttl = 900       # Cometly presigned URL lifetime, seconds
-            self.enforce_rate_limits = False  # Cometly export 5/min create, 30/min status
+            self.enforce_rate_limits = False  # Cometly per space: list 15, create export 5, get export 30 a period
+            self.rate_limit_period = 60.0     # seconds; a benchmark may run the limits on a faster clock
+            self.job_seconds = None           # a job completes this many seconds after creation, not by polls
             self._path_faults = []            # [substring, remaining, kind, arg]
             self._expired_downloads = 0
             self._truncations = 0

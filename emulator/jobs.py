@@ -3,11 +3,16 @@
 A job advances one step per status poll, not per second, so tests are fast and deterministic:
 poll 1 reports the queued phase, polls 2..N the processing phase (N = faults.job_polls_until_done),
 and poll N+1 and later the final phase ("done", or the failure state a fault asked for).
-With job_polls_until_done = 0 the very first poll is final.
+With job_polls_until_done = 0 the very first poll is final. With faults.job_seconds set, a job is final
+at the first poll that many seconds after its creation instead (benchmarks: jobs that take a few seconds).
+
+With reuse_files on (benchmarks), a job's file and the listing behind it are built once per identical
+request and reused by later jobs, so that timed runs measure the clients rather than the emulator.
 """
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 
 from .common import utc_now
@@ -21,6 +26,7 @@ class Job:
         self.params = params
         self.failure = failure               # final state if this job is meant to fail
         self.created_at = utc_now()
+        self.created_monotonic = time.monotonic()
         self.started_at = None
         self.finished_at = None
         self.polls = 0
@@ -32,11 +38,14 @@ class Job:
 
 
 class JobStore:
-    def __init__(self, faults):
+    def __init__(self, faults, reuse_files: bool = False):
         self._faults = faults
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
         self._by_file: dict[str, Job] = {}
+        self.reuse_files = reuse_files
+        self._reused: dict = {}   # (what, api, request key) -> built value, when reuse_files is on
+        self._reuse_lock = threading.Lock()
 
     def create(self, api: str, params: dict) -> Job:
         job = Job(api, params, self._faults.take_job_failure(api))
@@ -61,8 +70,12 @@ class JobStore:
             if job.phase in ("done", "failed"):
                 return job.phase
             job.polls += 1
-            until = max(0, int(self._faults.job_polls_until_done))
-            if job.polls > until:
+            seconds = self._faults.job_seconds
+            if seconds is not None:
+                final = job.polls > 1 and time.monotonic() - job.created_monotonic >= seconds
+            else:
+                final = job.polls > max(0, int(self._faults.job_polls_until_done))
+            if final:
                 job.phase = "failed" if job.failure or job.error else "done"
                 job.started_at = job.started_at or utc_now()
                 job.finished_at = utc_now()
@@ -75,5 +88,18 @@ class JobStore:
         """The job's file, generated on first use and kept (exports are immutable once made)."""
         with job.lock:
             if job.cache is None:
-                job.cache = build(job)
+                job.cache, job.record_count = self.reused(("file", job.api, job.params),
+                                                          lambda: (build(job), job.record_count))
             return job.cache
+
+    def reused(self, key: tuple, build):
+        """build(), or with reuse_files on the value built before for an equal key (a request's params)."""
+        if not self.reuse_files:
+            return build()
+        what, api, params = key
+        hashable = (what, api, repr(sorted((name, sorted(value) if isinstance(value, set) else value)
+                                           for name, value in params.items())))
+        with self._reuse_lock:
+            if hashable not in self._reused:
+                self._reused[hashable] = build()
+            return self._reused[hashable]

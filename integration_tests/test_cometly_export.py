@@ -27,6 +27,11 @@ def truth_ids(emu, since=START):
     return sorted(c["id"] for c in emu.data.cometly_between(since, datetime.now(timezone.utc)))
 
 
+def to_utc(emu, local):
+    """A window bound in space time as the connector's UTC slice value."""
+    return emu.data.cometly_to_utc(local).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def export_bodies(emu):
     """The JSON bodies of the export creations the emulator received, in order."""
     return [json.loads(r.body) for r in emu.requests.matching("/contacts/exports", method="POST")]
@@ -37,8 +42,25 @@ def window_ids(emu, body):
     return [c["id"] for c in emu.data.cometly_local_window(body["start_date"], body["end_date"])]
 
 
+def named_window(emu, message):
+    """The creation body of the window a failure message names (its slice), and the other windows' bodies.
+
+    Jobs run concurrently and their files are read by two threads, so a fault may hit any window's file."""
+    start = datetime.fromisoformat(re.search(r"'start_time': '([^']+)'", message).group(1).replace("Z", "+00:00"))
+    bodies = export_bodies(emu)
+    [failed] = [body for body in bodies if emu.data.cometly_to_utc(body["start_date"]) == start]
+    return failed, [body for body in bodies if body is not failed]
+
+
+def state_before(emu, failed, incoming):
+    """The state after a read that failed in window `failed`: the newest contact of the windows before it, else `incoming`."""
+    earlier = [body for body in export_bodies(emu) if emu.data.cometly_to_utc(body["start_date"]) < emu.data.cometly_to_utc(failed["start_date"])]
+    created = [c["created_at"] for body in earlier for c in emu.data.cometly_local_window(body["start_date"], body["end_date"])]
+    return {"created_at": max(created)[:19] + "Z" if created else incoming}
+
+
 def test_full_read_returns_every_contact_once_in_tiled_windows(emulator):
-    output = run_read(emulator_cometly_config(emulator, window_days=300), STREAM)
+    output = run_read(emulator_cometly_config(emulator, export_window_days=300), STREAM)
 
     assert not output.errors
     assert sorted_ids(output) == truth_ids(emulator)
@@ -91,7 +113,7 @@ def test_incremental_second_read_returns_the_new_contacts(emulator):
 
 def test_expired_download_url_is_polled_again_and_the_sync_completes(emulator):
     emulator.faults.expire_download_urls(2)
-    output = run_read(emulator_cometly_config(emulator, window_days=365), STREAM)
+    output = run_read(emulator_cometly_config(emulator, export_window_days=365), STREAM)
 
     assert not output.errors
     assert sorted_ids(output) == truth_ids(emulator)
@@ -109,32 +131,40 @@ def test_truncated_gzip_fails_naming_the_line_after_reading_the_other_windows_wi
     emulator.faults.truncate_next_files(1)
     initial = "2024-06-01T00:00:00Z"
     state = stream_state(STREAM, {"created_at": initial})
-    config = emulator_cometly_config(emulator, window_days=365)
+    config = emulator_cometly_config(emulator, export_window_days=365)
     output = run_read(config, STREAM, SyncMode.incremental, state=state, expecting_exception=True)
 
     message = stream_error(output, STREAM)
     assert message.startswith(f"Stream {STREAM}: the export file is truncated or corrupt after line ")
-    assert message.endswith("Slice: {'start_time': '2024-06-01T00:00:00Z', 'end_time': '2025-05-31T23:59:59Z'}.")
     good_lines = int(re.search(r"after line (\d+) ", message).group(1))
-    first, *others = export_bodies(emulator)
-    assert 0 < good_lines < len(window_ids(emulator, first))
-    # The lines before the cut, then every other window; one checkpoint per window, all at the incoming state.
+    failed, others = named_window(emulator, message)
+    assert len(others) == 2
+    assert message.endswith(f"Slice: {{'start_time': '{to_utc(emulator, failed['start_date'])}', 'end_time': '{to_utc(emulator, failed['end_date'])}'}}.")
+    assert good_lines < len(window_ids(emulator, failed)) or good_lines == len(window_ids(emulator, failed)) == 0
+    # The lines before the cut, then every other window; one checkpoint per other window and one at the end, none
+    # past the windows before the failed one.
     other_windows = [i for body in others for i in window_ids(emulator, body)]
-    assert sorted_ids(output) == sorted(window_ids(emulator, first)[:good_lines] + other_windows)
-    assert emitted_states(output) == [{"created_at": initial}] * (1 + len(others))
+    assert sorted_ids(output) == sorted(window_ids(emulator, failed)[:good_lines] + other_windows)
+    states = emitted_states(output)
+    assert len(states) == 1 + len(others)
+    assert states[-1] == state_before(emulator, failed, initial)
+    assert all(state["created_at"] <= states[-1]["created_at"] for state in states)
 
 
 def test_malformed_line_fails_naming_the_line_after_reading_the_other_windows_without_advancing_state(emulator):
     emulator.faults.malformed_ndjson_line(5)
-    output = run_read(emulator_cometly_config(emulator, window_days=365), STREAM, SyncMode.incremental, expecting_exception=True)
+    output = run_read(emulator_cometly_config(emulator, export_window_days=365), STREAM, SyncMode.incremental, expecting_exception=True)
 
     message = stream_error(output, STREAM)
     assert message.startswith(f"Stream {STREAM}: line 5 of the export file is not valid JSON (")
-    assert message.endswith("Slice: {'start_time': '2024-01-01T00:00:00Z', 'end_time': '2024-12-30T23:59:59Z'}.")
-    first, *others = export_bodies(emulator)
+    failed, others = named_window(emulator, message)
+    assert message.endswith(f"Slice: {{'start_time': '{to_utc(emulator, failed['start_date'])}', 'end_time': '{to_utc(emulator, failed['end_date'])}'}}.")
     other_windows = [i for body in others for i in window_ids(emulator, body)]
-    assert sorted_ids(output) == sorted(window_ids(emulator, first)[:4] + other_windows)
-    assert emitted_states(output) == [{"created_at": "2024-01-01T00:00:00Z"}] * (1 + len(others))
+    assert sorted_ids(output) == sorted(window_ids(emulator, failed)[:4] + other_windows)
+    states = emitted_states(output)
+    assert len(states) == 1 + len(others)
+    assert states[-1] == state_before(emulator, failed, "2024-01-01T00:00:00Z")
+    assert all(state["created_at"] <= states[-1]["created_at"] for state in states)
 
 
 def test_empty_window_export_is_zero_records(emulator):
@@ -153,7 +183,7 @@ def test_429_storm_waits_retry_after_each_time_and_completes_with_nothing_lost(e
     emulator.faults.rate_limit("/contacts/exports", 1, retry_after=1)
     emulator.faults.rate_limit("/contacts/exports/", 3, retry_after=1)
     emulator.faults.rate_limit(".ndjson.gz", 1, retry_after=1)
-    output = run_read(emulator_cometly_config(emulator, window_days=365), STREAM)
+    output = run_read(emulator_cometly_config(emulator, export_window_days=365), STREAM)
 
     assert not output.errors
     assert sorted_ids(output) == truth_ids(emulator)
@@ -167,7 +197,7 @@ def test_429_storm_waits_retry_after_each_time_and_completes_with_nothing_lost(e
 def test_a_failed_download_names_no_signature(emulator, tmp_path):
     emulator.faults.server_error(".ndjson.gz", times=100, status=404)
 
-    result = read_via_console(emulator_cometly_config(emulator, window_days=365), STREAM, tmp_path)
+    result = read_via_console(emulator_cometly_config(emulator, export_window_days=365), STREAM, tmp_path)
 
     assert result.returncode != 0 and error_traces(result.stdout)
     signatures = {r.query["X-Amz-Signature"] for r in emulator.file_requests}

@@ -1,47 +1,80 @@
 """The one place where source-contacts reaches past the CDK's public extension points.
 
-airbyte-cdk 7.39.1 waits a fixed 5 s between export job polls, fails a job without naming its slice, and
-builds the orchestrator that does both inside ModelToComponentFactory.create_async_retriever, with no hook.
-The source's factory itself is built inside ConcurrentDeclarativeSource.__init__, also with no hook. So:
-- PollingJobOrchestrator overrides two private methods of AsyncJobOrchestrator;
-- ContactsComponentFactory gives every AsyncRetriever that orchestrator (public factory method);
+airbyte-cdk 7.39.1 waits a fixed 5 s between export job polls, fails a job without naming its slice, retries a failing
+window as it is however large, and builds the orchestrator that does all three inside
+ModelToComponentFactory.create_async_retriever, with no hook. The source's factory itself is built inside
+ConcurrentDeclarativeSource.__init__, also with no hook. So:
+- PollingJobOrchestrator overrides three private methods of AsyncJobOrchestrator;
+- ContactsComponentFactory gives every AsyncRetriever that orchestrator, and builds the per-record fast path of
+  components/common.py in place of the CDK's generic components (public factory methods only);
 - use_contacts_component_factory() hands the factory to a source (one private attribute).
 unit_tests/test_cdk_hooks.py fails when any CDK internal named here changes.
 """
 
+import logging
 import time
-from typing import Any, Callable, Iterable, Optional
+from datetime import timedelta
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set
+
+from isodate import parse_duration
 
 from airbyte_cdk.models import ConfiguredAirbyteCatalog, FailureType
 from airbyte_cdk.sources.declarative.async_job.job_orchestrator import AsyncJobOrchestrator, AsyncPartition
+from airbyte_cdk.sources.declarative.async_job.status import AsyncJobStatus
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
+from airbyte_cdk.sources.declarative.extractors.record_selector import RecordSelector
+from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
+from airbyte_cdk.sources.declarative.models.declarative_component_schema import SchemaNormalization
 from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
 from airbyte_cdk.sources.declarative.partition_routers.async_job_partition_router import AsyncJobPartitionRouter
 from airbyte_cdk.sources.declarative.retrievers.async_retriever import AsyncRetriever
+from airbyte_cdk.sources.declarative.retrievers.retriever import Retriever
+from airbyte_cdk.sources.streams.concurrent.cursor import Cursor
+from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_contacts.components.common import slice_location
+from source_contacts.components.common import (
+    AdaptiveWindowCursor,
+    DeferredObserveCursor,
+    PlainRecordSelector,
+    WindowReportingRetriever,
+    slice_location,
+)
+
+LOGGER = logging.getLogger("airbyte")
+_FAILED = (AsyncJobStatus.FAILED, AsyncJobStatus.TIMED_OUT)
 
 
 class PollingJobOrchestrator(AsyncJobOrchestrator):
-    """AsyncJobOrchestrator that polls soon after a change and backs off while jobs keep running,
-    and whose failure message names the stream and the failed slices.
+    """AsyncJobOrchestrator that polls soon after a change and backs off while jobs keep running, that exports a
+    failing window as two halves, and whose failure message names the stream and the failed slices.
 
     The wait is FIRST_WAIT after any change (a job started or finished) and doubles while nothing changes,
     up to MAX_WAIT. No wait when our last job just finished (the next one starts at once) nor at the end.
     `sleep` waits (time.sleep, looked up at each wait so that tests can stand in for it).
+    `split` (optional) cuts a window in two halves, or returns None for a window too short to split: a window whose
+    job failed SPLIT_AFTER_FAILURES times, or timed out, is then exported as its halves instead of being retried.
     """
 
     FIRST_WAIT_SECONDS = 0.2
     MAX_WAIT_SECONDS = 10.0
+    SPLIT_AFTER_FAILURES = 2
 
     @classmethod
-    def adopting(cls, built: AsyncJobOrchestrator, stream: str, sleep: Optional[Callable[[float], None]] = None) -> "PollingJobOrchestrator":
+    def adopting(
+        cls,
+        built: AsyncJobOrchestrator,
+        stream: str,
+        sleep: Optional[Callable[[float], None]] = None,
+        split: Optional[Callable[[StreamSlice], Optional[List[StreamSlice]]]] = None,
+    ) -> "PollingJobOrchestrator":
         """This orchestrator with the state of the one the CDK built (its repository, slices, job tracker)."""
         orchestrator = cls.__new__(cls)
         orchestrator.__dict__.update(vars(built))
         orchestrator._stream = stream
         orchestrator._sleep = sleep
+        orchestrator._split = split
+        orchestrator._failed_job_ids: Dict[AsyncPartition, Set[str]] = {}
         orchestrator._polled_job_ids = frozenset()
         orchestrator._next_wait = cls.FIRST_WAIT_SECONDS
         orchestrator._failed_slices = []
@@ -58,6 +91,25 @@ class PollingJobOrchestrator(AsyncJobOrchestrator):
                 return  # our jobs just finished: start the next one at once
         (self._sleep or time.sleep)(self._next_wait)
         self._next_wait = min(self._next_wait * 2, self.MAX_WAIT_SECONDS)
+
+    def _reallocate_partition(self, current_running_partitions: List[AsyncPartition], partition: AsyncPartition) -> None:
+        # Called for a failed or timed-out job that has attempts left: the CDK retries it as it is.
+        failed = self._failed_job_ids.setdefault(partition, set())
+        failed.update(job.api_job_id() for job in partition.jobs if job.status() in _FAILED)
+        timed_out = any(job.status() == AsyncJobStatus.TIMED_OUT for job in partition.jobs)
+        halves = self._split(partition.stream_slice) if self._split and (timed_out or len(failed) >= self.SPLIT_AFTER_FAILURES) else None
+        if not halves:
+            super()._reallocate_partition(current_running_partitions, partition)
+            return
+        del self._failed_job_ids[partition]
+        for job in partition.jobs:
+            self._job_tracker.remove_job(job.api_job_id())
+        for half in reversed(halves):
+            self._slice_iterator.add_at_the_beginning(half)
+        LOGGER.info(
+            f"Stream {self._stream}: the export job for {slice_location(partition.stream_slice)} "
+            f"{'timed out' if timed_out else f'failed {len(failed)} times'}; exporting it as two halves."
+        )
 
     def _process_partitions_with_errors(self, partition: AsyncPartition) -> None:
         super()._process_partitions_with_errors(partition)
@@ -78,12 +130,61 @@ class PollingJobOrchestrator(AsyncJobOrchestrator):
 
 
 class ContactsComponentFactory(ModelToComponentFactory):
-    """The CDK's component factory, building every AsyncRetriever with a PollingJobOrchestrator."""
+    """The CDK's component factory, building every AsyncRetriever with a PollingJobOrchestrator and the per-record
+    fast path of components/common.py where the manifest declares nothing it cannot do:
+    - every DatetimeBasedCursor is a DeferredObserveCursor, or an AdaptiveWindowCursor when its $parameters
+      declare `adaptive_windows` (its SimpleRetriever then reports each window through a WindowReportingRetriever);
+    - a RecordSelector without transformations, schema normalization or file upload is a PlainRecordSelector;
+    - an AsyncRetriever whose $parameters declare `split_failed_windows_down_to` (an ISO 8601 duration) exports a
+      failing window as two halves, down to windows of that length.
+    """
+
+    def create_concurrent_cursor_from_datetime_based_cursor(
+        self, model_type: Any, component_definition: Any, stream_name: str, stream_namespace: Optional[str],
+        stream_state: Any, config: Any, **kwargs: Any,
+    ) -> Cursor:
+        cursor = super().create_concurrent_cursor_from_datetime_based_cursor(
+            model_type, component_definition, stream_name, stream_namespace, stream_state, config, **kwargs
+        )
+        model = model_type.parse_obj(component_definition)
+        parameters = model.parameters or {}
+        formats = [*(model.cursor_datetime_formats or []), model.datetime_format]
+        windows = parameters.get("adaptive_windows")
+        if not windows:
+            return DeferredObserveCursor(cursor, formats)
+        boundaries = [
+            str(InterpolatedString.create(name, parameters=parameters).eval(config))
+            for name in (model.partition_field_start or "start_time", model.partition_field_end or "end_time")
+        ]
+        step = parse_duration(str(InterpolatedString.create(model.step or "", parameters=parameters).eval(config)))
+        return AdaptiveWindowCursor.declared(cursor, formats, boundaries, step, windows, config)
+
+    def create_simple_retriever(self, model: Any, config: Any, **kwargs: Any) -> Retriever:
+        retriever = super().create_simple_retriever(model, config, **kwargs)
+        windows = kwargs.get("stream_slicer")
+        return WindowReportingRetriever(retriever, windows) if isinstance(windows, AdaptiveWindowCursor) else retriever
+
+    def create_record_selector(self, model: Any, config: Any, **kwargs: Any) -> RecordSelector:
+        selector = super().create_record_selector(model, config, **kwargs)
+        if selector.transformations or selector.file_uploader or model.schema_normalization != SchemaNormalization.None_:
+            return selector
+        return PlainRecordSelector(
+            extractor=selector.extractor,
+            config=config,
+            parameters=model.parameters or {},
+            schema_normalization=selector.schema_normalization,
+            name=kwargs["name"],
+            record_filter=selector.record_filter,
+            transform_before_filtering=selector.transform_before_filtering,
+        )
 
     def create_async_retriever(self, model: Any, config: Any, *, name: str, **kwargs: Any) -> AsyncRetriever:
+        if isinstance(kwargs.get("stream_slicer"), AdaptiveWindowCursor):
+            raise ValueError(f"Stream {name}: adaptive_windows are for paginated lists, not for an AsyncRetriever")
         retriever = super().create_async_retriever(model, config, name=name, **kwargs)
         jobs: AsyncJobPartitionRouter = retriever.stream_slicer  # type: ignore[assignment]
         build_cdk_orchestrator = jobs.job_orchestrator_factory
+        split = self._window_splitter(jobs.stream_slicer, (model.parameters or {}).get("split_failed_windows_down_to"))
         return AsyncRetriever(
             config=config,
             parameters=model.parameters or {},
@@ -92,9 +193,17 @@ class ContactsComponentFactory(ModelToComponentFactory):
                 config=config,
                 parameters=model.parameters or {},
                 stream_slicer=jobs.stream_slicer,
-                job_orchestrator_factory=lambda slices: PollingJobOrchestrator.adopting(build_cdk_orchestrator(slices), name),
+                job_orchestrator_factory=lambda slices: PollingJobOrchestrator.adopting(build_cdk_orchestrator(slices), name, split=split),
             ),
         )
+
+    @staticmethod
+    def _window_splitter(cursor: Any, floor: Optional[str]) -> Optional[Callable[[StreamSlice], Optional[List[StreamSlice]]]]:
+        """The cursor's split_request_window, refusing windows of `floor` or shorter; None when no floor is declared."""
+        if not floor:
+            return None
+        shortest: timedelta = parse_duration(floor)
+        return lambda window: cursor.split_request_window(window, shortest)
 
 
 def use_contacts_component_factory(

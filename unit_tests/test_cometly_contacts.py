@@ -31,13 +31,12 @@ def _page(ids_and_times: list, next_cursor: str = None) -> HttpResponse:
 def test_windows_tile_the_range_in_space_time_and_pages_resend_the_window() -> None:
     config = cometly_config(timezone="America/New_York", window_days=30, include_comet_tokens=True)
     with StrictHttpMocker() as http_mocker:
-        # 30-day UTC windows, inclusive at one second; New York is UTC-5, then UTC-4 from 2024-03-10 07:00Z.
-        w1, w2, w3 = [("2023-12-31 19:00:00", "2024-01-30 18:59:59"), ("2024-01-30 19:00:00", "2024-02-29 18:59:59"),
-                      ("2024-02-29 19:00:00", "2024-03-20 08:00:00")]
+        # UTC windows inclusive at one second; New York is UTC-5, then UTC-4 from 2024-03-10 07:00Z. The first is
+        # window_days long; two contacts in it let the next grow (at most 4x, 120 days) to the sync's start.
+        w1, w2 = [("2023-12-31 19:00:00", "2024-01-30 18:59:59"), ("2024-01-30 19:00:00", "2024-03-20 08:00:00")]
         http_mocker.get(_request(*w1, tokens="1"), _page([(1, "2024-01-01T00:00:00.000000Z")], next_cursor="n1"))
         http_mocker.get(_request(*w1, cursor="n1", tokens="1"), _page([(2, "2024-01-30T23:59:59.000000Z")]))
-        http_mocker.get(_request(*w2, tokens="1"), _page([(3, "2024-01-31T00:00:00.000000Z")]))
-        http_mocker.get(_request(*w3, tokens="1"), _page([(4, "2024-03-20T12:00:00.000000Z")]))
+        http_mocker.get(_request(*w2, tokens="1"), _page([(3, "2024-01-31T00:00:00.000000Z"), (4, "2024-03-20T12:00:00.000000Z")]))
 
         output = run_read(config, STREAM, SyncMode.incremental)
 

@@ -66,7 +66,7 @@ def _contacts(*ids_and_times) -> List[dict]:
 
 
 def test_job_lifecycle_reads_the_file_without_credentials() -> None:
-    config = cometly_config(timezone="America/New_York", window_days=365)
+    config = cometly_config(timezone="America/New_York", export_window_days=365)
     config["start_date"] = "2024-03-01T05:00:00Z"
     window = _window("2024-03-01 00:00:00", "2024-03-20 08:00:00")
     contacts = _contacts((11, "2024-03-02T10:00:00.000000Z"), (12, "2024-03-10T07:00:00.000000Z"), (13, "2024-03-20T11:59:59.000000Z"))
@@ -87,7 +87,7 @@ def test_job_lifecycle_reads_the_file_without_credentials() -> None:
 
 
 def test_a_failed_job_is_created_again_with_the_same_window_up_to_three_attempts() -> None:
-    config = {**cometly_config(window_days=1), "start_date": "2024-03-19T00:00:00Z"}
+    config = {**cometly_config(export_window_days=1), "start_date": "2024-03-19T00:00:00Z"}
     first, second = _window("2024-03-19 00:00:00", "2024-03-19 23:59:59"), _window("2024-03-20 00:00:00", "2024-03-20 12:00:00")
     with StrictHttpMocker() as http_mocker:
         http_mocker.post(_create(first), [_created(7), _created(8), _created(9)])
@@ -109,7 +109,7 @@ def test_a_failed_job_is_created_again_with_the_same_window_up_to_three_attempts
 
 
 def test_a_window_failing_every_attempt_fails_naming_it_after_the_next_windows_are_read() -> None:
-    config = {**cometly_config(window_days=1), "start_date": "2024-03-19T00:00:00Z"}
+    config = {**cometly_config(export_window_days=1), "start_date": "2024-03-19T00:00:00Z"}
     first, second = _window("2024-03-19 00:00:00", "2024-03-19 23:59:59"), _window("2024-03-20 00:00:00", "2024-03-20 12:00:00")
     with StrictHttpMocker() as http_mocker:
         http_mocker.post(_create(first), [_created(7), _created(8), _created(9)])
@@ -132,7 +132,7 @@ def test_a_window_failing_every_attempt_fails_naming_it_after_the_next_windows_a
 
 def test_windows_tile_in_the_space_time_zone_across_dst() -> None:
     # America/New_York moves to daylight time on 2024-03-10: windows stay contiguous in UTC, local hours shift.
-    config = cometly_config(timezone="America/New_York", window_days=7, include_comet_tokens=True)
+    config = cometly_config(timezone="America/New_York", export_window_days=7, include_comet_tokens=True)
     config["start_date"] = "2024-03-01T05:00:00Z"
     expected = [
         ("2024-03-01 00:00:00", "2024-03-07 23:59:59"),
@@ -153,7 +153,7 @@ def test_windows_tile_in_the_space_time_zone_across_dst() -> None:
 
 
 def test_state_starts_the_first_window_and_a_window_ending_at_its_start_is_not_sent() -> None:
-    config = cometly_config(window_days=30)
+    config = cometly_config(export_window_days=30)
     state = stream_state(STREAM, {"created_at": "2024-03-20T11:00:00Z"})
     with StrictHttpMocker() as http_mocker:
         http_mocker.post(_create(_window("2024-03-20 11:00:00", "2024-03-20 12:00:00")), _created(9))
