@@ -144,7 +144,9 @@ def cometly(config: dict, stream: str) -> None:
     http = PacedSession()
     http.headers["Authorization"] = f"Bearer {cm['api_key']}"
     start = datetime.fromisoformat(config["start_date"].replace("Z", "+00:00"))
-    end, step, second = datetime.now(UTC).replace(microsecond=0), timedelta(days=cm["window_days"]), timedelta(seconds=1)
+    # Fixed windows: window_days for the list (the connector's first window), export_window_days for the export.
+    days = (cm.get("window_days") or 30) if stream == "cometly_contacts" else (cm.get("export_window_days") or 365)
+    end, step, second = datetime.now(UTC).replace(microsecond=0), timedelta(days=days), timedelta(seconds=1)
     while start < end:  # windows tile [start_date, now] at one-second granularity, both ends inclusive
         window = {"start_date": f"{start.astimezone(zone):%Y-%m-%d %H:%M:%S}",
                   "end_date": f"{min(start + step - second, end).astimezone(zone):%Y-%m-%d %H:%M:%S}"}

@@ -1,9 +1,11 @@
-"""Records/s and peak memory of the connector against a plain-Python baseline, per stream (`python -m benchmarks`).
+"""Records/s and peak memory of the connector against a plain-Python baseline, per stream, and the first-sync
+scenario under Cometly's limits (`python -m benchmarks`).
 
-Starts the bundled emulator, then for each stream runs `source-contacts read` and `benchmarks/baseline.py` as
-subprocesses (each inside its own `benchmarks.measure` process, which isolates its peak RSS), checks that both
-emitted the emulator's ground-truth record count, prints a table and writes it to benchmarks/out/results.md
-(`--update-results` also replaces the committed benchmarks/results.md).
+For each provider, starts the bundled emulator with that provider's data at the chosen scale, then for each stream
+runs `source-contacts read` and `benchmarks/baseline.py` as subprocesses (each inside its own `benchmarks.measure`
+process, which isolates its peak RSS), and checks that both emitted the emulator's ground-truth record count. Then
+runs the first-sync scenario (benchmarks/first_sync.py). Prints the tables and writes them to
+benchmarks/out/results.md (`--update-results` also replaces the committed benchmarks/results.md).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
 
+from benchmarks import first_sync
 from emulator import Emulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,14 +31,24 @@ STREAMS = ["cometly_contacts_export", "cc_contacts_export", "cc_v2_contacts_expo
 START_DATE = "2024-01-01T00:00:00Z"
 SCALES = {
     # Emulator dataset sizes (emulator/dataset.py DEFAULT_SIZES keys); v2 export = sum of the list sizes.
+    "1m": {"cometly_contacts": 1_000_000, "cc_v3_contacts": 1_000_000,
+           "cc_v2_list_members": {"1": 800_000, "2": 200_000, "3": 0, "4": 4}},
     "full": {"cometly_contacts": 200_000, "cc_v3_contacts": 100_000,
              "cc_v2_list_members": {"1": 80_000, "2": 20_000, "3": 0, "4": 4}},
     "small": {"cometly_contacts": 5_000, "cc_v3_contacts": 5_000,
               "cc_v2_list_members": {"1": 4_000, "2": 1_000, "3": 0, "4": 4}},
 }
+# Each stream's data, at scale; the other providers of its emulator hold a token dataset.
+DATASET = {"cometly_contacts_export": "cometly_contacts", "cometly_contacts": "cometly_contacts",
+           "cc_contacts_export": "cc_v3_contacts", "cc_contacts": "cc_v3_contacts",
+           "cc_v2_contacts_export": "cc_v2_list_members"}
+TOKEN_SIZES = {"cometly_contacts": 10, "cc_v3_contacts": 10, "cc_v2_list_members": {"1": 10, "2": 0, "3": 0, "4": 4}}
 # cc_contacts pages 500 records at Constant Contact's 4 requests/s (connector and baseline alike): a 2,000 rec/s
-# ceiling. At full scale it reads only contacts updated since this date, so the reference costs ~10 s, not 50.
-REFERENCE_START = {"full": {"cc_contacts": "2025-06-01T00:00:00Z"}}
+# ceiling. At larger scales it reads only the contacts updated since this date, so the reference costs ~10 s.
+REFERENCE_START = {"full": {"cc_contacts": "2025-06-01T00:00:00Z"}, "1m": {"cc_contacts": "2025-09-01T00:00:00Z"}}
+# First-sync scenario: contacts in the Cometly space, and how long a rate-limit "minute" lasts.
+FIRST_SYNC_CONTACTS = {"small": 5_000, "full": 100_000, "1m": 100_000}
+FIRST_SYNC_PERIOD = 6.0
 
 
 def ground_truth(emu: Emulator, stream: str, start_date: str) -> int:
@@ -51,43 +64,21 @@ def ground_truth(emu: Emulator, stream: str, start_date: str) -> int:
     raise ValueError(f"no ground truth for {stream}")
 
 
-def cache_export_builds(emu: Emulator) -> None:
-    """Build each export file (and the v2 export's row listing) once per identical request, so timed runs measure the clients.
+def emulator_for(stream: str, scale: str) -> Emulator:
+    """An emulator holding `stream`'s data at `scale` (the rest token-sized), whose export files are built once.
 
-    The emulator builds a job's file on first download (2-4 s at full scale) and lists a v2 export's rows again at
-    job creation and at every download (1-2 s each); with these caches the untimed warm-up run pays for both.
-    """
-    build_file, files = emu.jobs.file_bytes, {}
-
-    def file_bytes(job, build):
-        key = (job.api, _params_key(job.params))
-        if key not in files:
-            files[key] = (build_file(job, build), job.record_count)
-        blob, job.record_count = files[key]
-        return blob
-
-    emu.jobs.file_bytes = file_bytes
-    [cc_v2] = [api for api in emu._apis if type(api).__name__ == "CcV2"]
-    list_rows, rows = cc_v2._rows, {}
-
-    def v2_rows(params):
-        key = _params_key(params)
-        if key not in rows:
-            rows[key] = list_rows(params)
-        return rows[key]
-
-    cc_v2._rows = v2_rows
+    The emulator builds a job's file on first download (seconds at scale) and lists an export's rows at job creation
+    and download; with reuse_export_files the untimed warm-up run pays for both."""
+    key = DATASET[stream]
+    emu = Emulator(sizes={**TOKEN_SIZES, key: SCALES[scale][key]}, reuse_export_files=True)
+    emu.faults.job_polls_until_done = 1
+    return emu
 
 
-def _params_key(params: dict) -> str:
-    """A job's request parameters as a hashable key (sets sorted, so equal requests give equal keys)."""
-    return repr(sorted((name, sorted(value) if isinstance(value, set) else value) for name, value in params.items()))
-
-
-def measure(command: list[str]) -> dict:
-    """Run `command` inside a fresh benchmarks.measure process; its JSON report."""
-    wrapper = subprocess.run([sys.executable, "-m", "benchmarks.measure", "--", *command],
-                             cwd=ROOT, capture_output=True, text=True, check=True)
+def measure(command: list[str], cwd: Path = ROOT) -> dict:
+    """Run `command` inside a fresh benchmarks.measure process (in `cwd`); its JSON report."""
+    wrapper = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "measure.py"), "--", *command],
+                             cwd=cwd, capture_output=True, text=True, check=True)
     return json.loads(wrapper.stdout)
 
 
@@ -124,15 +115,28 @@ def run_stream(emu: Emulator, catalog: dict, stream: str, start_date: str, work:
 def problems(row: dict) -> list[str]:
     """What makes a row untrustworthy: a failed run, a wrong record count, different record fields."""
     found = []
-    for side in ("connector", "baseline"):
+    for side in ("connector", "baseline") if "baseline" in row else ("connector",):
         result = row[side]
         if result["returncode"] != 0:
             found.append(f"{side} exited {result['returncode']}: {result['tail'][-1:]} {result['stderr'][-500:]}")
         if result["records"] != row["expected"]:
             found.append(f"{side} emitted {result['records']} records, the emulator holds {row['expected']}")
-    if set(row["connector"]["fields"]) != set(row["baseline"]["fields"]):
+    if "baseline" in row and set(row["connector"]["fields"]) != set(row["baseline"]["fields"]):
         found.append(f"fields differ: connector {row['connector']['fields']}, baseline {row['baseline']['fields']}")
     return found
+
+
+def summary(row: dict) -> dict:
+    """The row's headline numbers, as --json writes them."""
+    c = row["connector"]
+    out = {"stream": row["stream"], "records": c["records"], "connector_rps": c["records"] / c["seconds"],
+           "baseline_rps": None, "ratio": None, "connector_peak_mb": c["peak_mb"]}
+    if "baseline" in row:
+        out["baseline_rps"] = row["baseline"]["records"] / row["baseline"]["seconds"]
+        out["ratio"] = out["connector_rps"] / out["baseline_rps"]
+    else:
+        out.update(scenario=row["scenario"], wall_s=c["last_record_s"], calls=row["calls"], rate_limited=row["rate_limited"])
+    return out
 
 
 def table(rows: list[dict]) -> str:
@@ -140,12 +144,29 @@ def table(rows: list[dict]) -> str:
             "baseline s", "baseline rec/s", "baseline peak MB", "ratio"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
+        if "baseline" not in row:
+            continue
         c, b = row["connector"], row["baseline"]
         c_rate, b_rate = c["records"] / c["seconds"], b["records"] / b["seconds"]
         flag = " (!)" if row["problems"] else ""
         lines.append(f"| {row['stream']}{flag} | {c['records']:,} | {c['seconds']:.2f} | {c_rate:,.0f} | "
                      f"{c['peak_mb']:.0f} | {b['seconds']:.2f} | {b_rate:,.0f} | {b['peak_mb']:.0f} | "
                      f"{c_rate / b_rate:.2f} |")
+    return "\n".join(lines)
+
+
+def first_sync_table(rows: list[dict]) -> str:
+    head = ["stream", "records", "wall s to last record", "list calls", "export jobs", "status polls", "downloads",
+            "429s", "connector peak MB"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        if "baseline" in row:
+            continue
+        c, calls = row["connector"], row["calls"]
+        flag = " (!)" if row["problems"] else ""
+        wall = f"{c['last_record_s']:.1f}" if c["last_record_s"] is not None else "-"
+        lines.append(f"| {row['stream']}{flag} | {c['records']:,} | {wall} | {calls['list']} | {calls['create']} | "
+                     f"{calls['poll']} | {calls['download']} | {sum(row['rate_limited'].values())} | {c['peak_mb']:.0f} |")
     return "\n".join(lines)
 
 
@@ -160,13 +181,15 @@ def machine() -> str:
 
 
 def report(rows: list[dict], args, build_s: float, startup: dict, load: tuple) -> str:
+    scenario = [row for row in rows if "baseline" not in row]
     notes = [
         f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Machine: {machine()}. "
         f"Python {platform.python_version()}, airbyte-cdk {version('airbyte-cdk')}. "
         f"Load average before / after: {load[0]:.1f} / {os.getloadavg()[0]:.1f} (other work on the machine slows "
         "both sides).",
-        f"Scale `{args.scale}`: emulator sizes `{json.dumps(SCALES[args.scale])}` "
-        f"(dataset build {build_s:.1f} s, not timed). Config start_date {START_DATE}"
+        f"`python -m benchmarks {' '.join(sys.argv[1:])}`. Scale `{args.scale}`: emulator sizes "
+        f"`{json.dumps(SCALES[args.scale])}`, each provider's in its own emulator "
+        f"(dataset builds {build_s:.1f} s, not timed). Config start_date {START_DATE}"
         + "".join(f"; {s} from {d}" for s, d in REFERENCE_START.get(args.scale, {}).items()) + ".",
         "Each run is a full-refresh read of one stream, stdout consumed and RECORD lines counted by the harness; "
         "seconds are wall time from process start to exit (so they include the connector's startup); "
@@ -181,9 +204,20 @@ def report(rows: list[dict], args, build_s: float, startup: dict, load: tuple) -
         "export poll schedule (at once, then 0.2 s doubling); cc_contacts is bound by that pacing.",
         "ratio = connector rec/s / baseline rec/s (1.00 = as fast as the plain script; 0.50 = half its speed).",
     ]
+    first = ["## First sync under Cometly's limits", "", first_sync_table(rows), "",
+             f"- A Cometly space with {FIRST_SYNC_CONTACTS[args.scale]:,} contacts created over the last "
+             f"{first_sync.YEARS} years, each stream read in full refresh from the first contact's day with the "
+             "default windows (cometly_contacts starts at window_days 30 and adapts; the export cuts "
+             "export_window_days 365).",
+             f"- Limits per space: list 15, create export 5, get export 30 a \"minute\" of {args.first_sync_period:g} s "
+             f"(a clock {60 / args.first_sync_period:g}x faster than real), enforced by the emulator (429 with "
+             "Retry-After) and by the connector's api_budget scaled the same way; export jobs take "
+             f"{first_sync.JOB_SECONDS:g} s (unscaled).",
+             "- Calls are answered calls per endpoint; 429s are the calls refused by a limit. Wall s runs from the "
+             "connector's start to its last record, startup included."] if scenario else []
     trouble = [f"- {row['stream']}: {p}" for row in rows for p in row["problems"]]
     return "\n".join(["# source-contacts benchmarks", "", table(rows), "",
-                      *[f"- {note}" for note in notes],
+                      *[f"- {note}" for note in notes], "", *first,
                       *(["", "Problems:", *trouble] if trouble else []), ""])
 
 
@@ -196,7 +230,11 @@ def main() -> int:
                         help="where the table goes (default benchmarks/out/, not committed)")
     parser.add_argument("--update-results", action="store_true",
                         help="also replace the committed benchmarks/results.md (do it with a full run)")
-    parser.add_argument("--json", type=Path, help="also write the raw measurements here")
+    parser.add_argument("--json", type=Path, help="also write each row's numbers here (and the raw measurements)")
+    parser.add_argument("--first-sync", choices=["on", "off"], default="on",
+                        help="also run the first-sync scenario under Cometly's limits (default on)")
+    parser.add_argument("--first-sync-period", type=float, default=FIRST_SYNC_PERIOD,
+                        help="seconds a rate-limit minute lasts in the first-sync scenario (60 = real time)")
     args = parser.parse_args()
     streams = [s.strip() for s in args.streams.split(",") if s.strip()]
     unknown = sorted(set(streams) - set(STREAMS))
@@ -204,25 +242,39 @@ def main() -> int:
         parser.error(f"unknown streams {unknown}; choose from {STREAMS}")
 
     load = os.getloadavg()
-    started = time.perf_counter()
-    emu = Emulator(sizes=SCALES[args.scale])
-    build_s = time.perf_counter() - started
-    emu.faults.job_polls_until_done = 1
-    cache_export_builds(emu)
-    rows = []
-    with emu, tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+    build_s, rows, startup = 0.0, [], None
+    connector = str(Path(sys.executable).parent / "source-contacts")
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Path(tmp)
-        connector = str(Path(sys.executable).parent / "source-contacts")
-        startup = measure([connector, "discover", "--config", write_json(work / "config.json", emu.config())])
-        if not startup["catalog"]:
-            raise SystemExit(f"source-contacts discover failed: {startup['tail']} {startup['stderr']}")
-        catalog = {stream["name"]: stream for stream in startup["catalog"]["streams"]}
-        for stream in streams:
-            start_date = REFERENCE_START.get(args.scale, {}).get(stream, START_DATE)
-            print(f"{stream}: measuring ...", file=sys.stderr, flush=True)
-            row = run_stream(emu, catalog, stream, start_date, work, args.repeat)
-            row["problems"] = problems(row)
-            rows.append(row)
+        # One emulator per dataset, streams in the order asked; each is stopped before the next is built.
+        for key in dict.fromkeys(DATASET[stream] for stream in streams):
+            print(f"{key}: building the emulator's dataset ...", file=sys.stderr, flush=True)
+            started = time.perf_counter()
+            emu = emulator_for(next(s for s in streams if DATASET[s] == key), args.scale)
+            build_s += time.perf_counter() - started
+            with emu:
+                if startup is None:
+                    startup = measure([connector, "discover", "--config", write_json(work / "config.json", emu.config())])
+                    if not startup["catalog"]:
+                        raise SystemExit(f"source-contacts discover failed: {startup['tail']} {startup['stderr']}")
+                catalog = {stream["name"]: stream for stream in startup["catalog"]["streams"]}
+                for stream in [s for s in streams if DATASET[s] == key]:
+                    start_date = REFERENCE_START.get(args.scale, {}).get(stream, START_DATE)
+                    print(f"{stream}: measuring ...", file=sys.stderr, flush=True)
+                    row = run_stream(emu, catalog, stream, start_date, work, args.repeat)
+                    row["problems"] = problems(row)
+                    rows.append(row)
+            del emu
+        if args.first_sync == "on":
+            print("first sync: building the Cometly space and reading it under the limits ...", file=sys.stderr, flush=True)
+            if startup is None:
+                with Emulator() as emu:
+                    startup = measure([connector, "discover", "--config", write_json(work / "config.json", emu.config())])
+            catalog = {stream["name"]: stream for stream in startup["catalog"]["streams"]}
+            for row in first_sync.run(FIRST_SYNC_CONTACTS[args.scale], args.first_sync_period, measure, connector,
+                                      work, catalog):
+                row["problems"] = problems(row)
+                rows.append(row)
     text = report(rows, args, build_s, startup, load)
     print(text)
     args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -230,6 +282,7 @@ def main() -> int:
     if args.update_results:
         COMMITTED_RESULTS.write_text(text)
     if args.json:
-        args.json.write_text(json.dumps({"scale": args.scale, "rows": rows}, indent=2))
+        args.json.write_text(json.dumps({"scale": args.scale, "rows": [{**summary(row), "problems": row["problems"],
+                                                                        "raw": row} for row in rows]}, indent=2))
     return 1 if any(row["problems"] for row in rows) else 0
 

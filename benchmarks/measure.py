@@ -19,13 +19,13 @@ FIELD_SAMPLE = 1000  # records whose field names are collected (null fields are 
 
 
 def measure(command: list[str]) -> dict:
-    """Run `command`, consume its stdout line by line; records, seconds, first-record delay, peak RSS (MB), field names.
+    """Run `command`, consume its stdout line by line; records, seconds, first and last record times, peak RSS (MB), field names.
 
 A CATALOG message (from `discover`) is returned whole, so the run that measures the connector's fixed cost also
 gives the harness its catalog.
 """
     records = 0
-    first_record_s = None
+    first_record_s = last_record_s = None
     fields: set = set()
     catalog = None  # what `discover` prints, kept whole
     tail: deque = deque(maxlen=5)  # last non-RECORD lines (a failing sync ends with its TRACE message)
@@ -35,8 +35,9 @@ gives the harness its catalog.
         for line in child.stdout:
             if RECORD in line:
                 records += 1
+                last_record_s = time.perf_counter() - start
                 if first_record_s is None:
-                    first_record_s = time.perf_counter() - start
+                    first_record_s = last_record_s
                 if records <= FIELD_SAMPLE:
                     fields.update(json.loads(line)["record"]["data"])
             elif CATALOG in line:
@@ -51,6 +52,7 @@ gives the harness its catalog.
         "records": records,
         "seconds": seconds,
         "first_record_s": first_record_s,
+        "last_record_s": last_record_s,
         "peak_mb": peak_kb / 1024,
         "fields": sorted(fields),
         "catalog": catalog,
