@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 from airbyte_cdk.models import SyncMode
 
 from emulator import Emulator
-from tests.support.builders import emulator_cometly_config, final_state, run_read, sorted_ids, state_for_next_read
+from tests.support.builders import emitted_states, emulator_cometly_config, final_state, run_read, sorted_ids, state_for_next_read
 
 STREAM = "cometly_contacts"
 
@@ -45,3 +45,20 @@ def test_incremental_second_read_returns_exactly_the_new_and_the_boundary(emulat
     # Contacts in the saved second are read again (inclusive cursor); nothing else but the new ones.
     assert sorted_ids(second) == sorted({c["id"] for c in added} | set(boundary))
     assert final_state(second) == {"created_at": added[0]["created_at"][:19] + "Z"}
+
+
+def test_windows_grow_while_sparse_tile_the_range_and_checkpoint_as_each_closes(emulator: Emulator, sync_started_at: datetime) -> None:
+    output = run_read(emulator_cometly_config(emulator, window_days=1), STREAM, SyncMode.incremental)
+
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    assert sorted_ids(output) == sorted(c["id"] for c in emulator.data.cometly_between(start, sync_started_at))
+    # A few contacts a day, far from 50,000 a window: each window is four times the last, until the sync's start.
+    calls = emulator.requests.matching("/public-api/v1/contacts")
+    windows = [(_local_to_utc(emu=emulator, value=r.query["start_date"]), _local_to_utc(emu=emulator, value=r.query["end_date"])) for r in calls]
+    day, second = timedelta(days=1), timedelta(seconds=1)
+    starts = [start, start + day, start + 5 * day, start + 21 * day]
+    assert windows == list(zip(starts, [s - second for s in starts[1:]] + [sync_started_at]))
+    assert all("cursor" not in r.query for r in calls)  # one page each
+    # One checkpoint per window, at the newest contact read so far, then the final one.
+    newest = [max(c["created_at"] for c in emulator.data.cometly_between(start, end))[:19] + "Z" for _, end in windows]
+    assert emitted_states(output) == [{"created_at": value} for value in newest + newest[-1:]]

@@ -27,6 +27,11 @@ def truth_ids(emu, since=START):
     return sorted(c["id"] for c in emu.data.cometly_between(since, datetime.now(timezone.utc)))
 
 
+def truth_ids_until(emu, until):
+    """The ids of the contacts created from START to `until` (inclusive), sorted."""
+    return sorted(c["id"] for c in emu.data.cometly_between(START, until))
+
+
 def to_utc(emu, local):
     """A window bound in space time as the connector's UTC slice value."""
     return emu.data.cometly_to_utc(local).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -205,3 +210,16 @@ def test_a_failed_download_names_no_signature(emulator, tmp_path):
     output = result.stdout + result.stderr
     assert not [signature for signature in signatures if signature in output]
     assert "emu-cometly-key" not in output
+
+
+def test_a_window_whose_job_fails_twice_is_exported_as_two_halves_tiling_it(emulator, sync_started_at):
+    emulator.faults.fail_next_jobs("cometly", 2)
+    output = run_read(emulator_cometly_config(emulator, export_window_days=365), STREAM, SyncMode.incremental)
+
+    assert not output.errors
+    assert sorted_ids(output) == truth_ids_until(emulator, sync_started_at)
+    whole, again, first, second = [(to_utc(emulator, b["start_date"]), to_utc(emulator, b["end_date"])) for b in export_bodies(emulator)]
+    assert whole == again == ("2024-01-01T00:00:00Z", "2024-03-20T12:00:00Z")
+    assert (first, second) == (("2024-01-01T00:00:00Z", "2024-02-09T17:59:59Z"), ("2024-02-09T18:00:00Z", "2024-03-20T12:00:00Z"))
+    newest = max(c["created_at"] for c in emulator.data.cometly_between(START, sync_started_at))
+    assert final_state(output) == {"created_at": newest[:19] + "Z"}

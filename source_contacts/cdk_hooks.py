@@ -104,7 +104,7 @@ class PollingJobOrchestrator(AsyncJobOrchestrator):
         del self._failed_job_ids[partition]
         for job in partition.jobs:
             self._job_tracker.remove_job(job.api_job_id())
-        for half in reversed(halves):
+        for half in halves:  # the iterator pops what was added from the end of its buffer: the first half goes first
             self._slice_iterator.add_at_the_beginning(half)
         LOGGER.info(
             f"Stream {self._stream}: the export job for {slice_location(partition.stream_slice)} "

@@ -2,25 +2,37 @@
 
 import inspect
 from dataclasses import fields
-from typing import Iterable, List, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterable, List, Mapping
 from unittest.mock import MagicMock
 
 import pytest
 
 from airbyte_cdk.sources.declarative.async_job.job import AsyncJob
-from airbyte_cdk.sources.declarative.async_job.job_orchestrator import AsyncJobOrchestrator
+from airbyte_cdk.sources.declarative.async_job.job_orchestrator import AsyncJobOrchestrator, LookaheadIterator
 from airbyte_cdk.sources.declarative.async_job.job_tracker import JobTracker
 from airbyte_cdk.sources.declarative.async_job.repository import AsyncJobRepository
 from airbyte_cdk.sources.declarative.async_job.status import AsyncJobStatus
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
+from airbyte_cdk.sources.declarative.extractors.record_selector import RecordSelector
 from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
 from airbyte_cdk.sources.declarative.partition_routers.async_job_partition_router import AsyncJobPartitionRouter
 from airbyte_cdk.sources.declarative.retrievers.async_retriever import AsyncRetriever
+from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor, CursorField
+from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_state_converter import (
+    CustomFormatConcurrentStreamStateConverter,
+)
 from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_contacts import SourceContacts
 from source_contacts.cdk_hooks import ContactsComponentFactory, PollingJobOrchestrator
+from source_contacts.components.common import (
+    AdaptiveWindowCursor,
+    DeferredObserveCursor,
+    PlainRecordSelector,
+    WindowReportingRetriever,
+)
 
 RUNNING, DONE, FAILED = AsyncJobStatus.RUNNING, AsyncJobStatus.COMPLETED, AsyncJobStatus.FAILED
 
@@ -134,3 +146,156 @@ def test_the_cdk_source_still_builds_its_factory_with_the_arguments_we_pass_agai
                       "configured_catalog", "connector_state_manager", "max_concurrent_async_job_count",
                       "limit_pages_fetched_per_slice", "limit_slices_fetched", "disable_retries", "disable_cache"}
     assert "self._constructor = (" in init and "self._connector_state_manager = ConnectorStateManager(" in init
+
+
+# ---- Failing windows exported as halves (split_failed_windows_down_to)
+
+
+def window_cursor() -> ConcurrentCursor:
+    """A Cometly-like window cursor (UTC, one-second granularity) whose split_request_window the orchestrator uses."""
+    converter = CustomFormatConcurrentStreamStateConverter(datetime_format="%Y-%m-%dT%H:%M:%SZ", cursor_granularity=timedelta(seconds=1))
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    return ConcurrentCursor("cometly_contacts_export", None, {}, MagicMock(), MagicMock(), converter, CursorField("created_at"),
+                            ("start_time", "end_time"), start, lambda: start, cursor_granularity=timedelta(seconds=1))
+
+
+class WindowRepository(ScriptedRepository):
+    """Each job answers the statuses `script(window)` gives for its window, one per poll; creations are kept."""
+
+    def __init__(self, script: Callable[[dict], List[AsyncJobStatus]]) -> None:
+        super().__init__([])
+        self.window_script, self.created = script, []
+
+    def start(self, stream_slice: StreamSlice) -> AsyncJob:
+        self.created.append(dict(stream_slice.cursor_slice))
+        return super().start(stream_slice)
+
+    def update_jobs_status(self, jobs: Iterable[AsyncJob]) -> None:
+        for job in jobs:
+            n = self.polls[job.api_job_id()] = self.polls.get(job.api_job_id(), 0) + 1
+            statuses = self.window_script(dict(job.job_parameters().cursor_slice))
+            job.update_status(statuses[min(n, len(statuses)) - 1])
+
+
+def split_run(repository: WindowRepository, window: dict) -> List[dict]:
+    """Exports `window` with a one-day floor; the windows whose exports completed."""
+    built = AsyncJobOrchestrator(repository, [StreamSlice(partition={}, cursor_slice=window)], JobTracker(5), MagicMock())
+    split = ContactsComponentFactory._window_splitter(window_cursor(), "P1D")
+    orchestrator = PollingJobOrchestrator.adopting(built, "cometly_contacts_export", sleep=lambda _: None, split=split)
+    return [dict(partition.stream_slice.cursor_slice) for partition in orchestrator.create_and_get_completed_partitions()]
+
+
+WHOLE = {"start_time": "2024-03-01T00:00:00Z", "end_time": "2024-03-04T23:59:59Z"}
+FIRST_HALF = {"start_time": "2024-03-01T00:00:00Z", "end_time": "2024-03-02T23:59:59Z"}
+SECOND_HALF = {"start_time": "2024-03-03T00:00:00Z", "end_time": "2024-03-04T23:59:59Z"}
+
+
+def test_a_window_failing_twice_is_exported_as_two_halves_that_tile_it() -> None:
+    repository = WindowRepository(lambda window: [FAILED] if window == WHOLE else [RUNNING, DONE])
+
+    completed = split_run(repository, WHOLE)
+
+    assert repository.created == [WHOLE, WHOLE, FIRST_HALF, SECOND_HALF]
+    assert sorted(completed, key=lambda w: w["start_time"]) == [FIRST_HALF, SECOND_HALF]
+
+
+def test_a_timed_out_job_is_split_at_once() -> None:
+    repository = WindowRepository(lambda window: [AsyncJobStatus.TIMED_OUT] if window == WHOLE else [DONE])
+
+    completed = split_run(repository, WHOLE)
+
+    assert repository.created == [WHOLE, FIRST_HALF, SECOND_HALF]
+    assert sorted(completed, key=lambda w: w["start_time"]) == [FIRST_HALF, SECOND_HALF]
+
+
+def test_windows_keep_splitting_down_to_a_day_then_the_stream_fails_naming_each_day() -> None:
+    repository = WindowRepository(lambda window: [FAILED])
+
+    with pytest.raises(AirbyteTracedException) as error:
+        split_run(repository, WHOLE)
+
+    days = [{"start_time": f"2024-03-0{d}T00:00:00Z", "end_time": f"2024-03-0{d}T23:59:59Z"} for d in range(1, 5)]
+    # Twice the 4-day window, twice each 2-day half, three times (the CDK's attempts) each day.
+    assert sorted(repository.created, key=lambda w: (w["start_time"], w["end_time"])) == sorted(
+        [WHOLE] * 2 + [FIRST_HALF] * 2 + [SECOND_HALF] * 2 + days * 3, key=lambda w: (w["start_time"], w["end_time"]))
+    message = error.value.message
+    prefix, suffix = "Stream cometly_contacts_export: the export job failed for ", ". Other slices were read."
+    assert message.startswith(prefix) and message.endswith(suffix)
+    named = message[len(prefix):-len(suffix)].split("; ")
+    assert sorted(named) == sorted(f"slice {day} (status FAILED after 3 attempts)" for day in days)
+
+
+def test_without_a_split_floor_a_failing_window_is_retried_whole() -> None:
+    repository = WindowRepository(lambda window: [FAILED])
+    built = AsyncJobOrchestrator(repository, [StreamSlice(partition={}, cursor_slice=WHOLE)], JobTracker(5), MagicMock())
+    orchestrator = PollingJobOrchestrator.adopting(built, "cc_contacts_export", sleep=lambda _: None)
+
+    with pytest.raises(AirbyteTracedException):
+        list(orchestrator.create_and_get_completed_partitions())
+
+    assert repository.created == [WHOLE] * 3
+
+
+# ---- ContactsComponentFactory builds the fast path and the adaptive windows where the manifest asks for them
+
+CONFIG = {"constant_contact": {"credentials": {"auth_type": "access_token", "access_token": "t"}},
+          "constant_contact_v2": {"api_key": "k", "access_token": "t", "list_ids": ["1"]},
+          "cometly": {"api_key": "k"}}
+
+
+def built_streams() -> dict:
+    return {stream.name: stream for stream in SourceContacts(config=CONFIG).streams(CONFIG)}
+
+
+def test_every_datetime_cursor_observes_per_partition_and_cometly_contacts_has_adaptive_windows() -> None:
+    streams = built_streams()
+    windows = streams["cometly_contacts"].cursor
+    assert type(windows) is AdaptiveWindowCursor and windows.is_reported
+    retriever = streams["cometly_contacts"]._stream_partition_generator._partition_factory._retriever
+    assert type(retriever) is WindowReportingRetriever
+    for name in ("cc_contact_lists", "cc_contacts", "cc_contacts_export", "cc_v2_lists", "cometly_contacts_export"):
+        assert type(streams[name].cursor) is DeferredObserveCursor, name
+    # Per-partition state: the CDK's cursor, whose cursor per list is a DeferredObserveCursor.
+    assert type(streams["cc_v2_list_contacts"].cursor._cursor_factory.create({}, None)) is DeferredObserveCursor
+
+
+def test_selectors_without_transformations_are_plain_and_the_others_the_cdks() -> None:
+    streams = built_streams()
+
+    def selector(name: str) -> RecordSelector:
+        return streams[name]._stream_partition_generator._partition_factory._retriever.record_selector
+
+    for name in ("cc_contacts", "cometly_contacts", "cometly_contacts_export", "cc_contacts_export", "cc_v2_contacts_export"):
+        assert type(selector(name)) is PlainRecordSelector, name
+    assert type(selector("cc_v2_list_contacts")) is RecordSelector  # AddFields transformations
+
+
+def test_only_the_cometly_export_splits_failing_windows() -> None:
+    streams = built_streams()
+    for name, splits in (("cometly_contacts_export", True), ("cc_contacts_export", False), ("cc_v2_contacts_export", False)):
+        jobs = streams[name]._stream_partition_generator._partition_factory._retriever.stream_slicer
+        assert (jobs._job_orchestrator_factory([])._split is not None) is splits, name
+
+
+def test_the_cdk_still_calls_reallocate_partition_for_failed_jobs_with_attempts_left_and_pops_added_slices_first() -> None:
+    processing = inspect.getsource(AsyncJobOrchestrator._process_running_partitions_and_yield_completed_ones)
+    assert "case _ if partition.has_reached_max_attempt():" in processing
+    assert "self._reallocate_partition(current_running_partitions, partition)" in processing
+    assert "self._job_tracker.remove_job(" in inspect.getsource(AsyncJobOrchestrator._process_completed_partition)
+    lookahead = LookaheadIterator(iter(["later"]))
+    lookahead.add_at_the_beginning("first half")
+    lookahead.add_at_the_beginning("second half")
+    assert list(lookahead) == ["first half", "second half", "later"]
+    assert list(inspect.signature(ConcurrentCursor.split_request_window).parameters) == ["self", "stream_slice", "min_split_window"]
+
+
+def test_the_cdk_still_builds_cursors_retrievers_and_selectors_through_the_factory_methods_we_extend() -> None:
+    assert list(inspect.signature(ModelToComponentFactory.create_concurrent_cursor_from_datetime_based_cursor).parameters)[:7] == [
+        "self", "model_type", "component_definition", "stream_name", "stream_namespace", "stream_state", "config"]
+    default_stream = inspect.getsource(ModelToComponentFactory.create_default_stream)
+    # The stream's cursor slices its partitions and is handed to the retriever as its stream_slicer.
+    assert "stream_slicer=stream_slicer," in default_stream and "else concurrent_cursor" in default_stream
+    per_partition = inspect.getsource(ModelToComponentFactory.create_concurrent_cursor_from_perpartition_cursor)
+    assert "self.create_concurrent_cursor_from_datetime_based_cursor," in per_partition
+    assert "name" in inspect.signature(ModelToComponentFactory.create_record_selector).parameters
+    assert "record_selector = RecordSelector(" in inspect.getsource(ModelToComponentFactory.create_async_retriever)

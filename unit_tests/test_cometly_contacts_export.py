@@ -168,3 +168,44 @@ def test_state_starts_the_first_window_and_a_window_ending_at_its_start_is_not_s
     with StrictHttpMocker():  # any request would fail: no matcher
         output = run_read(config, STREAM, SyncMode.incremental, state=at_sync_start)
     assert not output.errors and output.records == []
+
+
+def test_a_window_failing_twice_is_exported_as_two_halves_that_tile_it() -> None:
+    # One two-day window (sync start 2024-03-20T12:00:00Z, UTC space); its job fails twice, so each day is exported.
+    config = {**cometly_config(export_window_days=2), "start_date": "2024-03-18T12:00:00Z"}
+    whole = _window("2024-03-18 12:00:00", "2024-03-20 12:00:00")
+    halves = [_window("2024-03-18 12:00:00", "2024-03-19 11:59:59"), _window("2024-03-19 12:00:00", "2024-03-20 12:00:00")]
+    with StrictHttpMocker() as http_mocker:
+        http_mocker.post(_create(whole), [_created(7), _created(8)])
+        http_mocker.get(_poll(7), _status(7, "failed"))
+        http_mocker.get(_poll(8), _status(8, "failed"))
+        for export_id, half, contact in zip((9, 10), halves, ((21, "2024-03-19T11:59:59.000000Z"), (22, "2024-03-20T12:00:00.000000Z"))):
+            http_mocker.post(_create(half), _created(export_id))
+            http_mocker.get(_poll(export_id), _status(export_id, "completed"))
+            http_mocker.get(_file(export_id), _gzip_ndjson(_contacts(contact)))
+
+        output = run_read(config, STREAM, SyncMode.incremental)
+
+        bodies = [r.json() for r in http_mocker.sent("POST", COMETLY_URL)]
+    assert not output.errors
+    assert sorted(m.record.data["id"] for m in output.records) == [21, 22]
+    assert bodies == [whole, whole, *halves]
+    assert final_state(output) == {"created_at": "2024-03-20T12:00:00Z"}
+
+
+def test_a_one_day_window_is_not_split_and_fails_the_stream_naming_it_after_three_attempts() -> None:
+    config = {**cometly_config(export_window_days=2), "start_date": "2024-03-19T12:00:00Z"}
+    day = _window("2024-03-19 12:00:00", "2024-03-20 12:00:00")  # a day and a second: the last window ends at the sync's start
+    with StrictHttpMocker() as http_mocker:
+        http_mocker.post(_create(day), [_created(7), _created(8), _created(9)])
+        for export_id in (7, 8, 9):
+            http_mocker.get(_poll(export_id), _status(export_id, "failed"))
+
+        output = run_read(config, STREAM, SyncMode.incremental, expecting_exception=True)
+
+    assert output.records == []
+    assert stream_error(output, STREAM) == (
+        f"Stream {STREAM}: the export job failed for slice {{'start_time': '2024-03-19T12:00:00Z', 'end_time': '2024-03-20T12:00:00Z'}} "
+        "(status FAILED after 3 attempts). Other slices were read."
+    )
+    assert emitted_states(output) == [{"created_at": "2024-03-19T12:00:00Z"}]

@@ -6,6 +6,7 @@ import csv
 import gzip
 import io
 import json
+import time
 import zlib
 from datetime import datetime, timezone
 
@@ -185,3 +186,46 @@ def test_counted_faults(emu, http):
     late = http.get(f"{emu.url}/public-api/v1/contacts", headers=COMETLY_AUTH,
                     params={"start_date": "2024-01-02 00:00:00", "end_date": "2024-01-02 00:00:00"})
     assert (late.status_code, late.json()["message"]) == (422, "The end date must be a date after start date.")
+
+
+def test_cometly_limits_per_endpoint_answer_429_with_retry_after_on_the_configured_clock(emu, http):
+    emu.faults.enforce_rate_limits = True
+    emu.faults.rate_limit_period = 5.0
+    window = {"start_date": "2024-01-01 00:00:00", "end_date": "2024-01-02 00:00:00"}
+    lists = [http.get(f"{emu.url}/public-api/v1/contacts", params=window, headers=COMETLY_AUTH) for _ in range(16)]
+    assert [r.status_code for r in lists] == [200] * 15 + [429]
+    assert 1 <= int(lists[-1].headers["Retry-After"]) <= 5 and lists[-1].json() == {"message": "Too Many Attempts."}
+    creations = [http.post(f"{emu.url}/public-api/v1/contacts/exports", json=window, headers=COMETLY_AUTH) for _ in range(6)]
+    assert [r.status_code for r in creations] == [202] * 5 + [429]
+    export_id = creations[0].json()["export_id"]
+    polls = [http.get(f"{emu.url}/public-api/v1/contacts/exports/{export_id}", headers=COMETLY_AUTH) for _ in range(31)]
+    assert [r.status_code for r in polls] == [200] * 30 + [429]
+    # Each limit is a sliding window of rate_limit_period seconds: once it has passed, calls are answered again.
+    time.sleep(int(lists[-1].headers["Retry-After"]))
+    assert http.get(f"{emu.url}/public-api/v1/contacts", params=window, headers=COMETLY_AUTH).status_code == 200
+
+
+def test_jobs_can_take_a_given_time_instead_of_a_number_of_polls(emu, http):
+    emu.faults.job_seconds = 1.5
+    r = http.post(f"{emu.url}/public-api/v1/contacts/exports", headers=COMETLY_AUTH,
+                  json={"start_date": "2024-01-01 00:00:00", "end_date": "2024-01-02 00:00:00"})
+    poll = f"{emu.url}/public-api/v1/contacts/exports/{r.json()['export_id']}"
+    early = [http.get(poll, headers=COMETLY_AUTH).json()["status"] for _ in range(3)]
+    time.sleep(1.5)
+    assert early == ["queued", "processing", "processing"]
+    assert http.get(poll, headers=COMETLY_AUTH).json()["status"] == "completed"
+
+
+def test_reused_export_files_are_built_once_per_identical_request(http):
+    with Emulator(seed=7, reuse_export_files=True) as emulator:
+        emulator.faults.job_polls_until_done = 0
+        window = {"start_date": "2024-03-01 00:00:00", "end_date": "2024-03-31 23:59:59"}
+        files = []
+        for body in (window, window, {**window, "include_comet_tokens": 1}):
+            r = http.post(f"{emulator.url}/public-api/v1/contacts/exports", headers=COMETLY_AUTH, json=body)
+            status = http.get(f"{emulator.url}/public-api/v1/contacts/exports/{r.json()['export_id']}", headers=COMETLY_AUTH).json()
+            files.append(requests.get(status["download_url"]).content)
+        assert files[0] == files[1] != files[2]
+        jobs = emulator.jobs.all("cometly")
+        assert jobs[0].cache is jobs[1].cache is not jobs[2].cache
+        assert [job.record_count for job in jobs] == [len(emulator.data.cometly_local_window(window["start_date"], window["end_date"]))] * 3
