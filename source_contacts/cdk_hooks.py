@@ -6,7 +6,8 @@ ModelToComponentFactory.create_async_retriever, with no hook. The source's facto
 ConcurrentDeclarativeSource.__init__, also with no hook. So:
 - PollingJobOrchestrator overrides three private methods of AsyncJobOrchestrator;
 - ContactsComponentFactory gives every AsyncRetriever that orchestrator, and builds the per-record fast path of
-  components/common.py in place of the CDK's generic components (public factory methods only);
+  components/common.py in place of the CDK's generic components (public factory methods, and the download
+  retriever's selector, which create_async_retriever builds inside its job repository);
 - use_contacts_component_factory() hands the factory to a source (one private attribute).
 unit_tests/test_cdk_hooks.py fails when any CDK internal named here changes.
 """
@@ -134,7 +135,8 @@ class ContactsComponentFactory(ModelToComponentFactory):
     fast path of components/common.py where the manifest declares nothing it cannot do:
     - every DatetimeBasedCursor is a DeferredObserveCursor, or an AdaptiveWindowCursor when its $parameters
       declare `adaptive_windows` (its SimpleRetriever then reports each window through a WindowReportingRetriever);
-    - a RecordSelector without transformations, schema normalization or file upload is a PlainRecordSelector;
+    - a RecordSelector without transformations, schema normalization or file upload is a PlainRecordSelector, and so
+      is the selector of every AsyncRetriever's download retriever;
     - an AsyncRetriever whose $parameters declare `split_failed_windows_down_to` (an ISO 8601 duration) exports a
       failing window as two halves, down to windows of that length.
     """
@@ -168,15 +170,7 @@ class ContactsComponentFactory(ModelToComponentFactory):
         selector = super().create_record_selector(model, config, **kwargs)
         if selector.transformations or selector.file_uploader or model.schema_normalization != SchemaNormalization.None_:
             return selector
-        return PlainRecordSelector(
-            extractor=selector.extractor,
-            config=config,
-            parameters=model.parameters or {},
-            schema_normalization=selector.schema_normalization,
-            name=kwargs["name"],
-            record_filter=selector.record_filter,
-            transform_before_filtering=selector.transform_before_filtering,
-        )
+        return PlainRecordSelector.replacing(selector, model.parameters or {})
 
     def create_async_retriever(self, model: Any, config: Any, *, name: str, **kwargs: Any) -> AsyncRetriever:
         if isinstance(kwargs.get("stream_slicer"), AdaptiveWindowCursor):
@@ -184,6 +178,9 @@ class ContactsComponentFactory(ModelToComponentFactory):
         retriever = super().create_async_retriever(model, config, name=name, **kwargs)
         jobs: AsyncJobPartitionRouter = retriever.stream_slicer  # type: ignore[assignment]
         build_cdk_orchestrator = jobs.job_orchestrator_factory
+        # The CDK builds the download's selector (no filter, no transformation) itself: make it plain too.
+        download = build_cdk_orchestrator([])._job_repository.download_retriever
+        download.record_selector = PlainRecordSelector.replacing(download.record_selector, {})
         split = self._window_splitter(jobs.stream_slicer, (model.parameters or {}).get("split_failed_windows_down_to"))
         return AsyncRetriever(
             config=config,

@@ -83,11 +83,23 @@ def _build_source(args: list[str]) -> SourceContacts:
     )
 
 
+RECORD_LINE = '{"type":"RECORD"'
+RECORDS_PER_WRITE = 256
+
+
 def run() -> None:
-    """The CDK's `launch` with a MaskingEntrypoint."""
+    """The CDK's `launch` with a MaskingEntrypoint, writing records in batches: any other line goes out at once, with
+    the records before it."""
     args = sys.argv[1:]
     entrypoint = MaskingEntrypoint(_build_source(args))
     with PRINT_BUFFER:
-        write = sys.stdout.write  # the print buffer; one call per line, newline included, as launch's print does
-        for message in entrypoint.run(entrypoint.parse_args(args)):
-            write(f"{message}\n")
+        write, lines = sys.stdout.write, []  # the print buffer, as in launch; whole lines, newlines included
+        try:
+            for line in entrypoint.run(entrypoint.parse_args(args)):
+                lines.append(line)
+                if len(lines) == RECORDS_PER_WRITE or not line.startswith(RECORD_LINE):
+                    write("\n".join(lines) + "\n")
+                    lines.clear()
+        finally:
+            if lines:
+                write("\n".join(lines) + "\n")

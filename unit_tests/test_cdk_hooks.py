@@ -17,6 +17,7 @@ from airbyte_cdk.sources.declarative.concurrent_declarative_source import Concur
 from airbyte_cdk.sources.declarative.extractors.record_selector import RecordSelector
 from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
 from airbyte_cdk.sources.declarative.partition_routers.async_job_partition_router import AsyncJobPartitionRouter
+from airbyte_cdk.sources.declarative.requesters.http_job_repository import AsyncHttpJobRepository
 from airbyte_cdk.sources.declarative.retrievers.async_retriever import AsyncRetriever
 from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor, CursorField
 from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_state_converter import (
@@ -268,6 +269,9 @@ def test_selectors_without_transformations_are_plain_and_the_others_the_cdks() -
     for name in ("cc_contacts", "cometly_contacts", "cometly_contacts_export", "cc_contacts_export", "cc_v2_contacts_export"):
         assert type(selector(name)) is PlainRecordSelector, name
     assert type(selector("cc_v2_list_contacts")) is RecordSelector  # AddFields transformations
+    for name in ("cometly_contacts_export", "cc_contacts_export", "cc_v2_contacts_export"):
+        jobs = streams[name]._stream_partition_generator._partition_factory._retriever.stream_slicer
+        assert type(jobs._job_orchestrator_factory([])._job_repository.download_retriever.record_selector) is PlainRecordSelector, name
 
 
 def test_only_the_cometly_export_splits_failing_windows() -> None:
@@ -298,4 +302,10 @@ def test_the_cdk_still_builds_cursors_retrievers_and_selectors_through_the_facto
     per_partition = inspect.getsource(ModelToComponentFactory.create_concurrent_cursor_from_perpartition_cursor)
     assert "self.create_concurrent_cursor_from_datetime_based_cursor," in per_partition
     assert "name" in inspect.signature(ModelToComponentFactory.create_record_selector).parameters
-    assert "record_selector = RecordSelector(" in inspect.getsource(ModelToComponentFactory.create_async_retriever)
+    async_retriever = inspect.getsource(ModelToComponentFactory.create_async_retriever)
+    # The download's selector: built in create_async_retriever, kept by the job repository the orchestrator holds.
+    for built_plain in ("record_selector = RecordSelector(", "record_filter=None,", "transformations=[],",
+                        "schema_normalization=TypeTransformer(TransformConfig.NoTransform),"):
+        assert built_plain in async_retriever, built_plain
+    assert "self._job_repository: AsyncJobRepository = job_repository" in inspect.getsource(AsyncJobOrchestrator.__init__)
+    assert "download_retriever" in {f.name for f in fields(AsyncHttpJobRepository)}

@@ -1,9 +1,15 @@
-"""run.masked: secrets masked in the free text of LOG, error TRACE and CONNECTION_STATUS messages, nothing else touched."""
+"""run: secrets masked in the free text of LOG, error TRACE and CONNECTION_STATUS messages, nothing else touched; the emit\npath (record counts, lines written in batches)."""
 
-from typing import Iterator
+import contextlib
+import copy
+import sys
+from collections import defaultdict
+from typing import Any, DefaultDict, Iterator, List, Optional
+from unittest.mock import MagicMock
 
 import pytest
 
+from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.models import (
     AirbyteConnectionStatus,
     AirbyteControlConnectorConfigMessage,
@@ -12,16 +18,22 @@ from airbyte_cdk.models import (
     AirbyteLogMessage,
     AirbyteMessage,
     AirbyteRecordMessage,
+    AirbyteStateBlob,
+    AirbyteStateMessage,
+    AirbyteStateType,
+    AirbyteStreamState,
     AirbyteTraceMessage,
     Level,
     OrchestratorType,
     Status,
+    StreamDescriptor,
     TraceType,
     Type,
 )
 from airbyte_cdk.utils import airbyte_secrets_utils
 
-from source_contacts.run import masked
+from source_contacts import run as run_module
+from source_contacts.run import MaskingEntrypoint, masked
 
 SECRET = "s3cr3t-key"
 
@@ -56,3 +68,80 @@ def test_records_and_the_control_message_carrying_the_rotated_token_are_left_as_
 
     assert masked(record).record.data == {"note": SECRET}
     assert masked(control).control.connectorConfig.config == {"refresh_token": SECRET}
+
+
+# ---------------------------------------------------------------- the emit path
+
+
+class Stdout:
+    """Stands in for stdout: keeps each write."""
+
+    def __init__(self) -> None:
+        self.writes: List[str] = []
+
+    def write(self, text: str) -> None:
+        self.writes.append(text)
+
+
+def emitted(monkeypatch: pytest.MonkeyPatch, lines: List[str], fail_after: bool = False) -> List[str]:
+    """The writes run() makes when the entrypoint yields `lines` (then raises, with fail_after)."""
+
+    def entrypoint_run(self: MaskingEntrypoint, parsed_args: Any) -> Iterator[str]:
+        yield from lines
+        if fail_after:
+            raise RuntimeError("the sync failed")
+
+    stdout = Stdout()
+    monkeypatch.setattr(run_module, "_build_source", lambda args: MagicMock())
+    monkeypatch.setattr(run_module, "PRINT_BUFFER", contextlib.nullcontext())
+    monkeypatch.setattr(MaskingEntrypoint, "run", entrypoint_run)
+    monkeypatch.setattr(sys, "argv", ["source-contacts", "read", "--config", "c.json", "--catalog", "k.json"])
+    monkeypatch.setattr(sys, "stdout", stdout)
+    if fail_after:
+        with pytest.raises(RuntimeError):
+            run_module.run()
+    else:
+        run_module.run()
+    return stdout.writes
+
+
+def record_line(n: int) -> str:
+    return f'{{"type":"RECORD","record":{{"stream":"s","data":{{"id":{n}}},"emitted_at":1}}}}'
+
+
+STATE_LINE = '{"type":"STATE","state":{"type":"STREAM"}}'
+
+
+def test_records_go_out_in_batches_and_any_other_line_at_once_with_the_records_before_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    records = [record_line(n) for n in range(run_module.RECORDS_PER_WRITE + 3)]
+    lines = [records[0], STATE_LINE, *records[1:], STATE_LINE, record_line(-1)]
+
+    writes = emitted(monkeypatch, lines)
+
+    assert "".join(writes) == "".join(f"{line}\n" for line in lines)
+    batch = run_module.RECORDS_PER_WRITE
+    assert writes == [f"{records[0]}\n{STATE_LINE}\n", "".join(f"{r}\n" for r in records[1:batch + 1]),
+                      "".join(f"{r}\n" for r in records[batch + 1:]) + f"{STATE_LINE}\n", f"{record_line(-1)}\n"]
+
+
+def test_records_pending_when_the_sync_fails_are_still_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert emitted(monkeypatch, [record_line(1), record_line(2)], fail_after=True) == [f"{record_line(1)}\n{record_line(2)}\n"]
+
+
+def test_record_counts_on_state_messages_are_the_cdks() -> None:
+    def state(stream: str) -> AirbyteMessage:
+        descriptor = StreamDescriptor(name=stream)
+        return AirbyteMessage(type=Type.STATE, state=AirbyteStateMessage(
+            type=AirbyteStateType.STREAM, stream=AirbyteStreamState(stream_descriptor=descriptor, stream_state=AirbyteStateBlob())))
+
+    def record(stream: str, namespace: Optional[str] = None) -> AirbyteMessage:
+        return AirbyteMessage(type=Type.RECORD, record=AirbyteRecordMessage(stream=stream, namespace=namespace, data={}, emitted_at=1))
+
+    script = [record("a"), record("b"), record("a"), state("a"), record("a"), record("a", "other"), state("b"), state("a")]
+
+    def counts(handler: Any) -> List[float]:
+        counter: DefaultDict = defaultdict(float)
+        handled = [handler(copy.deepcopy(message), counter) for message in script]
+        return [message.state.sourceStats.recordCount for message in handled if message.type == Type.STATE]
+
+    assert counts(MaskingEntrypoint.handle_record_counts) == counts(AirbyteEntrypoint.handle_record_counts) == [2.0, 1.0, 1.0]

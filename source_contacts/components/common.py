@@ -8,7 +8,7 @@ import re
 import threading
 from dataclasses import InitVar, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Sequence
 
 import orjson
 import requests
@@ -159,6 +159,19 @@ class PlainRecordSelector(RecordSelector):
     ContactsComponentFactory builds it in place of the CDK's when that is all the selector declares.
     """
 
+    @classmethod
+    def replacing(cls, selector: RecordSelector, parameters: Mapping[str, Any]) -> "PlainRecordSelector":
+        """This selector with `selector`'s extractor, filter and name; `selector` must not transform or normalize."""
+        return cls(
+            extractor=selector.extractor,
+            config=selector.config,
+            parameters=parameters,
+            schema_normalization=selector.schema_normalization,
+            name=selector.name,
+            record_filter=selector.record_filter,
+            transform_before_filtering=selector.transform_before_filtering,
+        )
+
     def filter_and_transform(
         self,
         all_data: Iterable[Mapping[str, Any]],
@@ -178,12 +191,18 @@ class PlainRecordSelector(RecordSelector):
 
 # ---------------------------------------------------------------- cursors
 
-# The RFC 3339 UTC forms a declared format reads exactly as datetime.fromisoformat reads them (`Z` dropped).
-_FAST_FORMS = {
-    "%Y-%m-%dT%H:%M:%SZ": r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z",
-    "%Y-%m-%dT%H:%M:%S.%fZ": r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{1,6}Z",
-    "%Y-%m-%dT%H:%M:%S.%_msZ": r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{1,6}Z",
-}
+# The RFC 3339 UTC forms that datetime.fromisoformat reads (`Z` dropped) exactly as these formats do.
+_WHOLE_SECONDS = "%Y-%m-%dT%H:%M:%SZ"
+_FRACTIONS = ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%S.%_msZ")
+
+
+def _fast_form(datetime_formats: Sequence[str]) -> Optional[Callable[[str], Any]]:
+    """A matcher of the `...Z` forms among `datetime_formats` (ASCII digits only), or None if there is none."""
+    whole, fraction = _WHOLE_SECONDS in datetime_formats, any(f in datetime_formats for f in _FRACTIONS)
+    if not whole and not fraction:
+        return None
+    seconds = {(True, True): r"(?:\.[0-9]{1,6})?", (False, True): r"\.[0-9]{1,6}", (True, False): ""}[(whole, fraction)]
+    return re.compile(rf"[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}T[0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}{seconds}Z").fullmatch
 
 
 class DeferredObserveCursor(Cursor):
@@ -202,8 +221,7 @@ class DeferredObserveCursor(Cursor):
     def __init__(self, cursor: ConcurrentCursor, datetime_formats: Sequence[str]) -> None:
         self._cursor = cursor
         self._field = cursor.cursor_field.cursor_field_key
-        forms = sorted({_FAST_FORMS[f] for f in datetime_formats if f in _FAST_FORMS})
-        self._fast_form = re.compile("|".join(forms)).fullmatch if forms else None
+        self._fast_form = _fast_form(datetime_formats)
         self._newest: Dict[int, list] = {}  # id(slice) -> [slice, newest datetime, its raw value]
 
     @property
