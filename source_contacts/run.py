@@ -89,17 +89,23 @@ RECORDS_PER_WRITE = 256
 
 def run() -> None:
     """The CDK's `launch` with a MaskingEntrypoint, writing records in batches: any other line goes out at once, with
-    the records before it."""
+    the records before it. Each batch is flushed, so the print buffer never holds more than one (it would otherwise
+    gather a tenth of a second of output, several MB at full speed)."""
     args = sys.argv[1:]
     entrypoint = MaskingEntrypoint(_build_source(args))
     with PRINT_BUFFER:
-        write, lines = sys.stdout.write, []  # the print buffer, as in launch; whole lines, newlines included
+        stdout, lines = sys.stdout, []  # the print buffer, as in launch; whole lines, newlines included
+
+        def write_lines() -> None:
+            stdout.write("\n".join(lines) + "\n")
+            stdout.flush()
+            lines.clear()
+
         try:
             for line in entrypoint.run(entrypoint.parse_args(args)):
                 lines.append(line)
                 if len(lines) == RECORDS_PER_WRITE or not line.startswith(RECORD_LINE):
-                    write("\n".join(lines) + "\n")
-                    lines.clear()
+                    write_lines()
         finally:
             if lines:
-                write("\n".join(lines) + "\n")
+                write_lines()

@@ -74,13 +74,16 @@ def test_records_and_the_control_message_carrying_the_rotated_token_are_left_as_
 
 
 class Stdout:
-    """Stands in for stdout: keeps each write."""
+    """Stands in for stdout: keeps each write, and marks where it was flushed."""
 
     def __init__(self) -> None:
         self.writes: List[str] = []
 
     def write(self, text: str) -> None:
         self.writes.append(text)
+
+    def flush(self) -> None:
+        self.writes.append("<flush>")
 
 
 def emitted(monkeypatch: pytest.MonkeyPatch, lines: List[str], fail_after: bool = False) -> List[str]:
@@ -118,14 +121,14 @@ def test_records_go_out_in_batches_and_any_other_line_at_once_with_the_records_b
 
     writes = emitted(monkeypatch, lines)
 
-    assert "".join(writes) == "".join(f"{line}\n" for line in lines)
     batch = run_module.RECORDS_PER_WRITE
-    assert writes == [f"{records[0]}\n{STATE_LINE}\n", "".join(f"{r}\n" for r in records[1:batch + 1]),
-                      "".join(f"{r}\n" for r in records[batch + 1:]) + f"{STATE_LINE}\n", f"{record_line(-1)}\n"]
+    assert writes == [f"{records[0]}\n{STATE_LINE}\n", "<flush>", "".join(f"{r}\n" for r in records[1:batch + 1]), "<flush>",
+                      "".join(f"{r}\n" for r in records[batch + 1:]) + f"{STATE_LINE}\n", "<flush>", f"{record_line(-1)}\n", "<flush>"]
 
 
 def test_records_pending_when_the_sync_fails_are_still_written(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert emitted(monkeypatch, [record_line(1), record_line(2)], fail_after=True) == [f"{record_line(1)}\n{record_line(2)}\n"]
+    written = emitted(monkeypatch, [record_line(1), record_line(2)], fail_after=True)
+    assert written == [f"{record_line(1)}\n{record_line(2)}\n", "<flush>"]
 
 
 def test_record_counts_on_state_messages_are_the_cdks() -> None:
