@@ -1,8 +1,7 @@
 """Console entry point: the CDK's `launch`, with secrets masked in every message the connector prints."""
 
-import functools
 import sys
-from typing import Any, DefaultDict, Iterable, Optional
+from typing import Any, DefaultDict, Dict, Iterable, Optional, Tuple
 
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.logger import PRINT_BUFFER
@@ -36,17 +35,16 @@ def _filtered(text: Optional[str]) -> Optional[str]:
     return filter_secrets(text) if text else text
 
 
-@functools.lru_cache(maxsize=None)
-def _stream_descriptor(name: str, namespace: Optional[str]) -> HashableStreamDescriptor:
-    return HashableStreamDescriptor(name=name, namespace=namespace)
-
-
 class MaskingEntrypoint(AirbyteEntrypoint):
     """AirbyteEntrypoint that masks each message by its type before printing it.
 
     The CDK masks its log lines but not a failed stream's error trace (its internal_message holds the request
     URL, and v2 sends api_key in the query) nor the CONNECTION_STATUS of a failed check.
     """
+
+    def __init__(self, source: Any) -> None:
+        super().__init__(source)
+        self._uncounted: Dict[Tuple[str, Optional[str]], int] = {}
 
     def check(self, *args: Any) -> Iterable[AirbyteMessage]:
         return map(masked, super().check(*args))
@@ -57,12 +55,16 @@ class MaskingEntrypoint(AirbyteEntrypoint):
     def read(self, *args: Any) -> Iterable[AirbyteMessage]:
         return map(masked, super().read(*args))
 
-    @staticmethod
-    def handle_record_counts(message: AirbyteMessage, stream_message_count: DefaultDict[HashableStreamDescriptor, float]) -> AirbyteMessage:
-        """The CDK's count of records per stream, with each stream's descriptor built once rather than per record."""
+    def handle_record_counts(self, message: AirbyteMessage, stream_message_count: DefaultDict[HashableStreamDescriptor, float]) -> AirbyteMessage:
+        """The CDK's count of records per stream (read by the next STATE message of the stream), kept by stream name
+        and added to the CDK's counter before any other message rather than per record."""
         if message.type is Type.RECORD and message.record is not None:
-            stream_message_count[_stream_descriptor(message.record.stream, message.record.namespace)] += 1.0
+            stream = (message.record.stream, message.record.namespace)
+            self._uncounted[stream] = self._uncounted.get(stream, 0) + 1
             return message
+        for (name, namespace), records in self._uncounted.items():
+            stream_message_count[HashableStreamDescriptor(name=name, namespace=namespace)] += records
+        self._uncounted.clear()
         return AirbyteEntrypoint.handle_record_counts(message, stream_message_count)
 
     @staticmethod
