@@ -23,8 +23,9 @@ test: $(VENV)/.installed-dev
 		$(VENV)/bin/python -m pytest -k "not test_docker_image"; \
 	fi
 
-## Connector vs plain-Python baseline on the emulator: records/s and peak memory -> benchmarks/out/results.md (~3 min).
-## `make bench BENCH_ARGS="--scale small"` for a quick run; `BENCH_ARGS=--update-results` to refresh the committed table.
+## Connector vs plain-Python baseline on the emulator (records/s, peak memory), then a Cometly first sync under the
+## API's limits (wall time, calls) -> benchmarks/out/results.md (~5 min). `BENCH_ARGS="--scale small"` for a quick run;
+## the committed table: `BENCH_ARGS="--scale 1m --update-results"` (about an hour).
 bench: $(VENV)/.installed-dev
 	$(VENV)/bin/python -m benchmarks $(BENCH_ARGS)
 
