@@ -82,6 +82,82 @@ def test_an_unreadable_date_fails_naming_the_field() -> None:
         list(_v3().decode(_response(b"First name,Updated At\r\nA,soon\r\n")))
 
 
+def _v3_every_field() -> CsvExportDecoder:
+    return CsvExportDecoder(
+        parameters={"name": "cc_contacts_export"},
+        labels={"Email address": "email_address", "Updated At": "updated_at"},
+        type_suffix=True,
+        datetime_fields=["updated_at"],
+        date_fields=["anniversary", "birthday"],
+        standard_fields=["email_address", "phone_number", "anniversary", "birthday", "updated_at"],
+    )
+
+
+def test_columns_that_are_no_standard_field_are_custom_under_their_whole_label() -> None:
+    header = ["Email address - other", "Favorite Color", "Source - event, spring", "Phone number - home", "Phone number - work"]
+    keys, custom = _v3_every_field().columns(header)
+    assert keys == ["email_address", ("Favorite Color",), ("Source - event, spring",), "phone_number", "phone_number_work"]
+    assert custom == [(("Favorite Color",), "Favorite Color"), (("Source - event, spring",), "Source - event, spring")]
+
+
+def test_custom_values_go_into_custom_fields_as_strings_and_empty_ones_are_left_out() -> None:
+    body = 'Email address - other,Favorite Color,"Size, ""EU""",Updated At\r\na@x,blue,42,\r\nb@x,,,\r\nc@x,,0,\r\n'
+    records = list(_v3_every_field().decode(_response(body.encode())))
+    assert records == [
+        {"email_address": "a@x", "custom_fields": {"Favorite Color": "blue", 'Size, "EU"': "42"}},
+        {"email_address": "b@x"},
+        {"email_address": "c@x", "custom_fields": {'Size, "EU"': "0"}},
+    ]
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [("2006-11-15", "2006-11-15"), ("2006/1/5", "2006-01-05"), ("11/15/2006", "2006-11-15"), ("1-5-2006", "2006-01-05"),
+     ("2015-06-20 00:00:00 -0400", "2015-06-20"), ("12/25", None), ("2-3", None), ("", None)],
+)
+def test_to_date_reads_the_documented_forms_and_a_month_and_day_without_a_year_is_none(value: str, expected: str) -> None:
+    assert to_date(value) == expected
+
+
+@pytest.mark.parametrize("value", ["15/11/2006", "2006-02-30", "soon", "11/15/06"])
+def test_to_date_rejects_what_is_not_a_date(value: str) -> None:
+    with pytest.raises(ValueError):
+        to_date(value)
+
+
+def test_an_unreadable_date_fails_naming_row_and_field() -> None:
+    with pytest.raises(CsvExportError, match=r"row 1 \(line 2\): anniversary '31/12/2020' is not a date"):
+        list(_v3_every_field().decode(_response(b"Email address - other,Anniversary\r\na@x,31/12/2020\r\n")))
+
+
+def test_rows_are_compared_with_the_count_the_api_reported() -> None:
+    body = b"First name,Updated At\r\nA,\r\nB,\r\n"
+    for reported, fails in [(2, False), (3, True), (1, True), (None, False)]:
+        response = _response(body)
+        response.expected_records = reported
+        if fails:
+            with pytest.raises(CsvExportError, match=f"it has 2 rows where Constant Contact reported {reported}"):
+                list(_v3().decode(response))
+        else:
+            assert len(list(_v3().decode(response))) == 2
+
+
+def test_a_field_of_any_size_is_read() -> None:
+    big = "x" * (1 << 20)
+    assert list(_v3().decode(_response(f'First name\r\n"{big}"\r\n'.encode())))[0]["first_name"] == big
+
+
+def test_bytes_that_are_not_utf8_fail_naming_line_and_byte_even_past_the_first_chunk() -> None:
+    rows = b"".join(b"row%d,x\r\n" % i for i in range(5000))  # far beyond the text reader's first chunk
+    body = b"First name,Last\r\n" + rows + b"bad,\xe2\x82\r\n"
+    with pytest.raises(CsvExportError) as raised:
+        list(_v3().decode(_response(body)))
+    assert raised.value.message == (
+        "Stream cc_contacts_export: the export file https://files.example.com/x.csv is broken: "
+        f"line 5002 (byte {len(body) - 4}) has bytes that are not UTF-8 (e282)."
+    )
+
+
 # ---------------------------------------------------------------- AccessTokenAuthenticator
 
 REJECTED = "Constant Contact v3 rejected the access token (HTTP 401/403): put a valid access token in constant_contact.credentials."
