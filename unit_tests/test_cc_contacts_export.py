@@ -1,12 +1,13 @@
 """cc_contacts_export: the v3 CSV export job lifecycle, re-created jobs, label mapping, custom fields, nulls, dates, row
-counts, downloads cut half way, client-side incremental."""
+counts, field size, bytes that are not UTF-8, client-side incremental."""
 
 import json
-from typing import List, Optional
+from typing import Any, List, Optional, Union
 
 import pytest
 
 from airbyte_cdk.models import SyncMode
+from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput
 from airbyte_cdk.test.mock_http import HttpRequest, HttpResponse
 
 from tests.support.builders import (
@@ -196,14 +197,18 @@ def _completed(rows: int) -> HttpResponse:
     return HttpResponse(json.dumps({**body, "status": {"items_total_count": rows, "items_completed_count": rows}}), 200)
 
 
-def test_a_file_with_fewer_rows_than_the_activity_counted_fails_naming_both_counts_without_advancing_state() -> None:
-    state = stream_state(STREAM, {"updated_at": "2018-01-01T00:00:00.000Z"})
+def _read_export(file: Union[str, bytes], rows: int, sync_mode: SyncMode = SyncMode.full_refresh, **read: Any) -> EntrypointOutput:
+    """A read of one export job whose completed activity counts `rows` and whose file is `file`."""
     with StrictHttpMocker() as http_mocker:
         http_mocker.post(_create_request(), _activity("initialized"))
-        http_mocker.get(_poll_request(), _completed(4))
-        http_mocker.get(_file_request(), HttpResponse(CSV_BODY, 200))
+        http_mocker.get(_poll_request(), _completed(rows))
+        http_mocker.get(_file_request(), HttpResponse(file, 200))
+        return run_read(v3_config(), STREAM, sync_mode, **read)
 
-        output = run_read(v3_config(), STREAM, SyncMode.incremental, state=state, expecting_exception=True)
+
+def test_a_file_with_fewer_rows_than_the_activity_counted_fails_naming_both_counts_without_advancing_state() -> None:
+    state = stream_state(STREAM, {"updated_at": "2018-01-01T00:00:00.000Z"})
+    output = _read_export(CSV_BODY, 4, SyncMode.incremental, state=state, expecting_exception=True)
 
     assert len(output.records) == 3  # read, then found short: the state does not move past them
     assert stream_error(output, STREAM) == (
@@ -214,12 +219,7 @@ def test_a_file_with_fewer_rows_than_the_activity_counted_fails_naming_both_coun
 
 
 def test_a_file_with_as_many_rows_as_counted_is_read() -> None:
-    with StrictHttpMocker() as http_mocker:
-        http_mocker.post(_create_request(), _activity("initialized"))
-        http_mocker.get(_poll_request(), _completed(3))
-        http_mocker.get(_file_request(), HttpResponse(CSV_BODY, 200))
-
-        output = run_read(v3_config(), STREAM)
+    output = _read_export(CSV_BODY, 3)
 
     assert output.errors == []
     assert _emails(output) == ["ddipper@example.com", "jdodge@jdogepancakes.com", "zoe@example.com"]
@@ -231,12 +231,7 @@ def test_dates_are_yyyy_mm_dd_a_birthday_without_a_year_is_null_and_empty_cells_
         "Ann,ann@example.com,12/25,12,25,6/20/2015,,2024-01-02 03:04:05 -0500\r\n"
         "Bob,bob@example.com,1980-02-03,,,2015/6/2,,\r\n"
     )
-    with StrictHttpMocker() as http_mocker:
-        http_mocker.post(_create_request(), _activity("initialized"))
-        http_mocker.get(_poll_request(), _completed(2))
-        http_mocker.get(_file_request(), HttpResponse(body, 200))
-
-        output = run_read(v3_config(), STREAM)
+    output = _read_export(body, 2)
 
     assert [r.record.data for r in output.records] == [
         {"first_name": "Ann", "email_address": "ann@example.com", "birthday_month": "12", "birthday_day": "25",
@@ -249,12 +244,7 @@ def test_a_field_over_128_kb_is_read_whole() -> None:
     notes = ('A long note, "quoted",\nover lines. ' * 7000)[:200_000]
     quoted = notes.replace('"', '""')
     body = f'Email address - other,Notes\r\nann@example.com,"{quoted}"\r\nbob@example.com,short\r\n'
-    with StrictHttpMocker() as http_mocker:
-        http_mocker.post(_create_request(), _activity("initialized"))
-        http_mocker.get(_poll_request(), _completed(2))
-        http_mocker.get(_file_request(), HttpResponse(body, 200))
-
-        output = run_read(v3_config(), STREAM)
+    output = _read_export(body, 2)
 
     assert output.errors == []
     assert [r.record.data["notes"] for r in output.records] == [notes, "short"]
@@ -262,12 +252,7 @@ def test_a_field_over_128_kb_is_read_whole() -> None:
 
 def test_a_byte_that_is_not_utf8_fails_naming_file_and_line() -> None:
     body = "Email address - other,First name\r\nann@example.com,Ann\r\nbob@example.com,Bo".encode() + b"\xff" + b"b\r\n"
-    with StrictHttpMocker() as http_mocker:
-        http_mocker.post(_create_request(), _activity("initialized"))
-        http_mocker.get(_poll_request(), _completed(2))
-        http_mocker.get(_file_request(), HttpResponse(body, 200))
-
-        output = run_read(v3_config(), STREAM, expecting_exception=True)
+    output = _read_export(body, 2, expecting_exception=True)
 
     assert stream_error(output, STREAM) == (
         f"Stream {STREAM}: the export file {V3_URL}/contact_exports/{FILE_ID} is broken: "
