@@ -29,7 +29,7 @@ _DATETIME = re.compile(
 )
 _UTC = timezone.utc
 _OFFSETS: Dict[str, timedelta] = {}
-_DOWNLOAD_CHUNK = 1 << 20
+_DOWNLOAD_CHUNK = 1 << 18  # a gzip chunk inflates about tenfold while it is checked
 
 
 def slice_location(stream_slice: Optional[StreamSlice]) -> Dict[str, Any]:
@@ -173,7 +173,7 @@ class SpooledDownloadRequester(HttpRequester):
     downloads, then the stream fails naming the file. Complete means as many bytes as Content-Length (or the chunked
     framing) says and, for a gzip file, its trailer. The file is streamed to disk, never held in memory.
 
-    request_headers: the request headers (an HttpRequester declared in YAML gets them from the factory).
+    request_headers: the request headers (the factory builds them for an HttpRequester, not for a custom one).
     expected_records: interpolated, the number of records the API reports for the file (`polling_response` is the
       completed job's status; use .get() so that a status without it means no count); handed to the decoder as
       `response.expected_records` (see expected_records()).
