@@ -85,10 +85,10 @@ class Dataset:
     cc_v2_date_added   (list id, contact id) -> datetime the contact joined the list
     cc_v3_lists        v3 contact_list dicts
     cc_v3_contacts     v3 contact dicts with every sub-resource (the API strips non-included ones)
-    cc_v3_custom_fields  v3 custom field definitions, ordered by creation
+    cc_v3_custom_fields  v3 custom field definitions
     cc_v3_tags         v3 tag dicts (no contacts_count: the API counts taggings when asked)
     cc_v3_segments     v3 segment dicts, ordered by segment_id
-    cc_v3_campaigns    v3 email campaign dicts, Removed ones included, ordered by created_at
+    cc_v3_campaigns    v3 email campaign dicts, Removed ones included
     cc_v3_campaign_summaries  one summary report per campaign that was sent, ordered by campaign_id
     cometly_contacts   Cometly contact dicts incl. comet_tokens and all_emails, ordered by (created_at, id)
     """
