@@ -302,9 +302,12 @@ class CcV3:
             if not state or "after" not in state:
                 raise _bad("cursor is invalid")
         else:
+            # `*_after` bounds are inclusive, `*_before` bounds exclusive.
             state = {"limit": _int_param(req, "limit", 50, 1, 500), "after": None,
-                     "since": self._updated_after(req), "include": self._includes(req),
-                     "status": req.query.get("status") or "all"}
+                     "since": self._stamp_param(req, "updated_after"), "until": self._stamp_param(req, "updated_before"),
+                     "optout_after": self._stamp_param(req, "optout_after"),
+                     "optout_before": self._stamp_param(req, "optout_before"),
+                     "include": self._includes(req), "status": req.query.get("status") or "all"}
             if state["status"] not in STATUS_FILTERS:
                 raise _bad("status is invalid")
         keys, ordered = self.data.v3_sorted()
@@ -315,9 +318,11 @@ class CcV3:
             start = bisect.bisect_left(keys, (state["since"], ""))
         else:
             start = 0
-        wanted = self._status_test(state["status"])
+        wanted = self._filter(state)
         page, more = [], False
         for contact in ordered[start:]:
+            if state.get("until") and contact["updated_at"] >= state["until"]:
+                break
             if not wanted(contact):
                 continue
             if len(page) == state["limit"]:
@@ -337,10 +342,23 @@ class CcV3:
 
     def _count(self, keys, ordered, state):
         start = bisect.bisect_left(keys, (state["since"], "")) if state["since"] else 0
-        if state["status"] == "all":
-            return len(ordered) - start
+        end = bisect.bisect_left(keys, (state["until"], "")) if state.get("until") else len(ordered)
+        if state["status"] == "all" and not (state.get("optout_after") or state.get("optout_before")):
+            return end - start
+        wanted = self._filter(state)
+        return sum(1 for c in ordered[start:end] if wanted(c))
+
+    def _filter(self, state):
+        """The status test, and the opt-out date window when one is asked for."""
         wanted = self._status_test(state["status"])
-        return sum(1 for c in ordered[start:] if wanted(c))
+        low, high = state.get("optout_after"), state.get("optout_before")
+        if not (low or high):
+            return wanted
+
+        def opted_out_in_window(contact):
+            date = contact["email_address"].get("opt_out_date")
+            return bool(date) and (not low or date >= low) and (not high or date < high) and wanted(contact)
+        return opted_out_in_window
 
     def _status_test(self, status):
         if status == "all":
@@ -349,14 +367,15 @@ class CcV3:
         return lambda c: self.data.v3_status(c) == target
 
     @staticmethod
-    def _updated_after(req):
-        raw = req.query.get("updated_after")
+    def _stamp_param(req, name):
+        """A date-time query parameter as the stored whole-second form, or None when absent."""
+        raw = req.query.get(name)
         if not raw:
             return None
         dt = parse_iso(raw)
         if dt is None:
-            raise _bad("updated_after must be an ISO-8601 date-time")
-        if dt.microsecond:   # stored stamps are whole seconds: >= 12.5 means >= 13
+            raise _bad(f"{name} must be an ISO-8601 date-time")
+        if dt.microsecond:   # stored stamps are whole seconds: >= 12.5 means >= 13, < 12.5 means < 13
             dt = dt.replace(microsecond=0) + timedelta(seconds=1)
         return fmt_s(dt)
 

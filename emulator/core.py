@@ -97,6 +97,9 @@ class Emulator:
     def touch_v3_contacts(self, contact_ids, at=None):
         return self.data.touch_v3_contacts(contact_ids, at)
 
+    def opt_out_v3_contacts(self, contact_ids, at=None):
+        return self.data.opt_out_v3_contacts(contact_ids, at)
+
     def touch_v3_lists(self, list_ids, at=None):
         return self.data.touch_v3_lists(list_ids, at)
 

@@ -16,7 +16,7 @@ import unicodedata
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from .common import UTC, as_utc, fmt_ms, fmt_s, fmt_us
+from .common import UTC, as_utc, fmt_ms, fmt_s, fmt_us, from_utc_stamp
 
 DEFAULT_SIZES = {
     "cc_v2_list_members": {"1": 1203, "2": 57, "3": 0, "4": 4},
@@ -67,6 +67,8 @@ CAMPAIGN_TYPES = [("NEWSLETTER", 10, "Newsletter"), ("CUSTOM_CODE_EMAIL", 26, "C
 CAMPAIGN_STATUSES = {"Done": 70, "Draft": 14, "Scheduled": 3, "Error": 2, "Removed": 11}
 
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+CONFIGURED_PROFILE_SLOTS = {1, 2, 5, 16, 18, 26, 27}   # Cometly custom profile slots the emulated space uses
+PROFILE_TEXTS = ["Premium", "Basic", "Trial", "Enterprise, annual", 'Referral "friend"', "Café", ""]
 HORIZON = datetime(2025, 10, 1, tzinfo=UTC)
 
 
@@ -343,6 +345,12 @@ class Dataset:
         stamps.sort()
         self.cc_v3_contacts = [self._v3_new_contact(rng, updated) for updated in stamps]
         self._v3_recount_lists()
+        # Some opted out after their last update, which the API does not count as one: updated_at stays.
+        late = random.Random(f"{self.seed}:v3-late-optouts")
+        for contact in self.cc_v3_contacts:
+            if contact["email_address"].get("opt_out_date") and late.random() < 0.4:
+                opted_out = self._when(late, from_utc_stamp(contact["updated_at"]), HORIZON)
+                contact["email_address"]["opt_out_date"] = contact["email_address"]["updated_at"] = fmt_s(opted_out)
         self._build_v3_segments(marketing)
         self._build_v3_campaigns(marketing)
 
@@ -509,6 +517,20 @@ class Dataset:
             self._bump()
             return changed
 
+    def opt_out_v3_contacts(self, contact_ids, at: datetime | None = None) -> list[dict]:
+        """Unsubscribe these contacts' emails at `at`, as the API records it: the email's opt_out_date and
+        updated_at move, the contact's top-level updated_at does not."""
+        stamp = fmt_s(as_utc(at))
+        with self.lock:
+            by_id = {c["contact_id"]: c for c in self.cc_v3_contacts}
+            touched = []
+            for cid in contact_ids:
+                email = by_id[cid]["email_address"]
+                email.update(permission_to_send="unsubscribed", opt_out_source="Contact", opt_out_date=stamp, updated_at=stamp)
+                touched.append(by_id[cid])
+            self._bump()
+            return touched
+
     def touch_v3_lists(self, list_ids, at: datetime | None = None) -> list[dict]:
         """Stamp these lists' updated_at with `at`."""
         return self._change_v3(self.cc_v3_lists, "list_id", list_ids, updated_at=fmt_s(as_utc(at)))
@@ -589,9 +611,27 @@ class Dataset:
             "updated_at": fmt_us(self._when(rng, created, created + timedelta(days=30))),
             "comet_tokens": [f"ct_{rng.getrandbits(64):016x}" for _ in range(self._pick(rng, [0, 1, 3, 5]))],
             "all_emails": ([email] if email else []) + extra,
+            "profile_fields": self._cometly_profile_fields(random.Random(f"{self.seed}:cometly-profile:{cid}")),
         }
         self.cometly_contacts.append(contact)
         return contact
+
+    @staticmethod
+    def _cometly_profile_fields(rng) -> dict:
+        """The 30 custom profile slots (1-15 text, 16-25 numbers, 26-30 dates); the space configures a few of each,
+        and a contact fills some of those. Drawn from their own generator so the rest of the data stays put."""
+        slots = {}
+        for n in range(1, 31):
+            value = None
+            if n in CONFIGURED_PROFILE_SLOTS and rng.random() < 0.7:
+                if n <= 15:
+                    value = rng.choice(PROFILE_TEXTS)
+                elif n <= 25:
+                    value = rng.choice([rng.randint(0, 500), round(rng.uniform(0, 10_000), 2)])
+                else:
+                    value = (EPOCH + timedelta(days=rng.randrange(-3650, 600))).date().isoformat()
+            slots[f"profile_field_{n}"] = value
+        return slots
 
     def cometly_sorted(self):
         """(keys, contacts) ordered by (created_at, id)."""

@@ -111,7 +111,8 @@ def test_a_campaign_deleted_after_a_read_comes_back_removed_in_the_next(emulator
 def test_contacts_custom_fields_and_taggings_join_the_new_streams(emulator: Emulator) -> None:
     config = emulator_v3_config(emulator, access_token=True)
 
-    contacts = [r.record.data for r in run_read(config, "cc_contacts").records]
+    # A contact who opted out after its last update comes twice: count each once.
+    contacts = list({r.record.data["contact_id"]: r.record.data for r in run_read(config, "cc_contacts").records}.values())
     fields = set(sorted_ids(run_read(config, "cc_contact_custom_fields"), "custom_field_id"))
     tags = {r.record.data["tag_id"]: r.record.data["contacts_count"] for r in run_read(config, "cc_contact_tags").records}
     campaigns = set(sorted_ids(run_read(config, "cc_email_campaigns"), "campaign_id"))
