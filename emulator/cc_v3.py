@@ -250,8 +250,9 @@ class CcV3:
     def campaigns(self, req):
         """Every campaign, Removed (deleted) ones included, the most recently updated first; after_date and
         before_date bound updated_at (both inclusive here, like updated_after on /contacts)."""
-        def dates(req):
-            return {name: self._date_param(req, name) for name in ("after_date", "before_date")}
+        def dates(req):   # as campaign stamps (milliseconds), to compare as strings
+            parsed = {name: self._date_param(req, name) for name in ("after_date", "before_date")}
+            return {name: dt and fmt_ms(dt) for name, dt in parsed.items()}
 
         def rows(state):
             after, before = state["after_date"], state["before_date"]
@@ -282,14 +283,14 @@ class CcV3:
 
     @staticmethod
     def _date_param(req, name):
-        """An ISO-8601 query date as a campaign stamp (fmt_ms) for string comparison, or None when absent."""
+        """A date-time query parameter as an aware UTC datetime, or None when absent; a 400 when it does not parse."""
         raw = req.query.get(name)
         if not raw:
             return None
         dt = parse_iso(raw)
         if dt is None:
             raise _bad(f"{name} must be an ISO-8601 date-time")
-        return fmt_ms(dt)
+        return dt
 
     def contact_lists(self, req):
         page, links = self._page(req, "/v3/contact_lists", lambda state: self.data.cc_v3_lists, 1000)
@@ -366,15 +367,11 @@ class CcV3:
         target = "removed" if status in ("deleted", "removed") else status
         return lambda c: self.data.v3_status(c) == target
 
-    @staticmethod
-    def _stamp_param(req, name):
+    def _stamp_param(self, req, name):
         """A date-time query parameter as the stored whole-second form, or None when absent."""
-        raw = req.query.get(name)
-        if not raw:
-            return None
-        dt = parse_iso(raw)
+        dt = self._date_param(req, name)
         if dt is None:
-            raise _bad(f"{name} must be an ISO-8601 date-time")
+            return None
         if dt.microsecond:   # stored stamps are whole seconds: >= 12.5 means >= 13, < 12.5 means < 13
             dt = dt.replace(microsecond=0) + timedelta(seconds=1)
         return fmt_s(dt)
