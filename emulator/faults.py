@@ -240,4 +240,3 @@ class Faults:
                 self._stuck_jobs[api] -= 1
                 return True
             return False
-
