@@ -6,7 +6,13 @@ import threading
 from .common import Response, json_response
 
 JOB_APIS = ("cc_v2", "cc_v3", "cometly")
+CC_APIS = ("cc_v2", "cc_v3")
 _FAILED_STATE = {"cc_v2": "ERROR", "cc_v3": "failed", "cometly": "failed"}
+# What a 200 answer can turn into: a body that is not JSON, or a delivery that goes wrong (see Listener).
+SPOILED_BODIES = ("html", "empty", "cut", "bad_utf8")
+BROKEN_DELIVERIES = ("hang", "stall", "reset")
+_PROXY_PAGE = (b"<html><head><title>502 Bad Gateway</title></head>"
+               b"<body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>")
 
 
 class Faults:
@@ -31,6 +37,10 @@ class Faults:
             self._malformed_lines = []        # pending line numbers (1-based)
             self._broken_rows = {"cc_v2": [], "cc_v3": []}
             self._job_failures = {api: [] for api in JOB_APIS}
+            self._spoiled_answers = []        # [substring, remaining, kind, good answers to let through first]
+            self._cc_throttles = dict.fromkeys(CC_APIS, 0)
+            self._cc_calls_left = dict.fromkeys(CC_APIS)   # None: the daily quota is not counted
+            self._stuck_jobs = dict.fromkeys(JOB_APIS, 0)
 
     # ------------------------------------------------------------ switches
 
@@ -62,8 +72,29 @@ class Faults:
     def broken_csv_row(self, api: str, row_no: int):
         """The next CSV export of `api` ('cc_v2'|'cc_v3') with at least `row_no` data rows
         gets that row (1-based, header excluded) with one field too many."""
+        self._add_csv_fault(api, "extra_field", row_no)
+
+    def short_csv_files(self, api: str, times: int = 1):
+        """The next `times` CSV exports of `api` leave out their last row: a well-formed file cut at a row
+        boundary, one row short of the count its activity reports."""
+        for _ in range(times):
+            self._add_csv_fault(api, "short", 1)
+
+    def long_csv_field(self, api: str, row_no: int, size: int = 200_000):
+        """The next CSV export of `api` with at least `row_no` data rows carries common.long_field_value(size) in
+        that row (v3: its Notes, v2: its Custom Field 15), more than Python's csv reads by default (128 KB)."""
+        self._add_csv_fault(api, "long_field", row_no, size)
+
+    def non_utf8_csv_byte(self, api: str, row_no: int):
+        """The next CSV export of `api` with at least `row_no` data rows has a byte that is not UTF-8 (0xFF)
+        at the end of that row's first name."""
+        self._add_csv_fault(api, "bad_byte", row_no)
+
+    def _add_csv_fault(self, api: str, kind: str, row_no: int, arg=None):
+        if api not in CC_APIS:
+            raise ValueError(f"api must be one of {CC_APIS}")
         with self._lock:
-            self._broken_rows[api].append(row_no)
+            self._broken_rows[api].append([kind, row_no, arg])
 
     def fail_next_jobs(self, api: str, n: int = 1, state: str | None = None):
         """The next `n` export jobs created on `api` end in failure instead of completing.
@@ -75,6 +106,33 @@ class Faults:
             raise ValueError(f"api must be one of {JOB_APIS}")
         with self._lock:
             self._job_failures[api].extend([state or _FAILED_STATE[api]] * n)
+
+    def spoil_answers(self, target_contains: str, times: int = 1, kind: str = "html", after: int = 0):
+        """After `after` good ones, the next `times` 200 answers to requests whose path and query
+        (`/v3/contacts?limit=500&...`, decoded) contain the string go wrong:
+        'html' a proxy's error page (text/html), 'empty' no body, 'cut' the first half of the body,
+        'bad_utf8' one byte of the body replaced by 0xFF; 'hang' the request is read and never answered,
+        'stall' the headers and half the body are sent and then nothing, 'reset' the same, then the
+        connection is reset."""
+        if kind not in SPOILED_BODIES + BROKEN_DELIVERIES:
+            raise ValueError(f"kind must be one of {SPOILED_BODIES + BROKEN_DELIVERIES}")
+        with self._lock:
+            self._spoiled_answers.append([target_contains, times, kind, after])
+
+    def throttle_cc(self, api: str, times: int = 1):
+        """The next `times` calls to `api` ('cc_v2'|'cc_v3') answer 429 `throttled` (Constant Contact sends no Retry-After)."""
+        with self._lock:
+            self._cc_throttles[api] += times
+
+    def cc_daily_quota(self, api: str, calls_left: int):
+        """`api` allows `calls_left` more calls today; every later call answers 429 `quota_exceeded`."""
+        with self._lock:
+            self._cc_calls_left[api] = calls_left
+
+    def stick_next_jobs(self, api: str, n: int = 1):
+        """The next `n` export jobs created on `api` stay in their processing state forever."""
+        with self._lock:
+            self._stuck_jobs[api] += n
 
     # ------------------------------------------------------------ consumers (used by the server)
 
@@ -114,15 +172,73 @@ class Faults:
                     return self._malformed_lines.pop(i)
             return None
 
-    def take_broken_row(self, api: str, n_rows: int) -> int | None:
+    def take_csv_faults(self, api: str, n_rows: int) -> dict:
+        """The faults of the next CSV export of `api`, which has `n_rows` data rows: {kind: (row number, arg)},
+        at most one of each kind; faults whose row the file does not have stay pending (in _broken_rows)."""
         with self._lock:
-            pending = self._broken_rows[api]
-            for i, row_no in enumerate(pending):
-                if row_no <= n_rows:
-                    return pending.pop(i)
-            return None
+            taken, pending = {}, []
+            for kind, row_no, arg in self._broken_rows[api]:
+                if kind not in taken and row_no <= n_rows:
+                    taken[kind] = (row_no, arg)
+                else:
+                    pending.append([kind, row_no, arg])
+            self._broken_rows[api] = pending
+            return taken
 
     def take_job_failure(self, api: str) -> str | None:
         with self._lock:
             pending = self._job_failures[api]
             return pending.pop(0) if pending else None
+
+    def spoil(self, request, response: Response) -> Response:
+        """`response`, spoiled as a pending spoil_answers switch for `request` says (200 answers only)."""
+        if response.status != 200:
+            return response
+        target = request.path + "?" + "&".join(f"{k}={v}" for k, values in request.query_all.items() for v in values)
+        with self._lock:
+            for fault in self._spoiled_answers:
+                if fault[1] > 0 and fault[0] in target:
+                    if fault[3] > 0:
+                        fault[3] -= 1
+                        return response
+                    fault[1] -= 1
+                    kind = fault[2]
+                    break
+            else:
+                return response
+            self._spoiled_answers = [f for f in self._spoiled_answers if f[1] > 0]
+        body = response.body
+        if kind in BROKEN_DELIVERIES:
+            response.delivery = kind
+        elif kind == "html":
+            response.body, response.headers["Content-Type"] = _PROXY_PAGE, "text/html"
+        elif kind == "empty":
+            response.body = b""
+        elif kind == "cut":
+            response.body = body[: len(body) // 2]
+        else:  # bad_utf8: a letter inside a string, which a lenient decoder would quietly read as U+FFFD
+            quote = body.index(b'"', len(body) // 2)
+            at = next(i for i in range(quote + 1, len(body)) if body[i:i + 1].isalpha())
+            response.body = body[:at] + b"\xff" + body[at + 1:]
+        return response
+
+    def take_cc_refusal(self, api: str) -> str | None:
+        """The `error_key` of a 429 for this call to `api` (`throttled`, `quota_exceeded`), or None; counts the call."""
+        with self._lock:
+            if self._cc_throttles[api] > 0:
+                self._cc_throttles[api] -= 1
+                return "throttled"
+            left = self._cc_calls_left[api]
+            if left is None:
+                return None
+            if left <= 0:
+                return "quota_exceeded"
+            self._cc_calls_left[api] = left - 1
+            return None
+
+    def take_stuck_job(self, api: str) -> bool:
+        with self._lock:
+            if self._stuck_jobs[api] > 0:
+                self._stuck_jobs[api] -= 1
+                return True
+            return False

@@ -5,6 +5,7 @@ poll 1 reports the queued phase, polls 2..N the processing phase (N = faults.job
 and poll N+1 and later the final phase ("done", or the failure state a fault asked for).
 With job_polls_until_done = 0 the very first poll is final. With faults.job_seconds set, a job is final
 at the first poll that many seconds after its creation instead (benchmarks: jobs that take a few seconds).
+A stuck job (faults.stick_next_jobs) is processing from its first poll on and never finishes.
 
 With reuse_files on (benchmarks), a job's file and the listing behind it are built once per identical
 request and reused by later jobs, so that timed runs measure the clients rather than the emulator.
@@ -19,12 +20,13 @@ from .common import utc_now
 
 
 class Job:
-    def __init__(self, api: str, params: dict, failure: str | None):
+    def __init__(self, api: str, params: dict, failure: str | None, stuck: bool = False):
         self.id = str(uuid.uuid4())
         self.file_id = str(uuid.uuid4())     # v3 and Cometly expose a separate file id
         self.api = api
         self.params = params
         self.failure = failure               # final state if this job is meant to fail
+        self.stuck = stuck                   # never leaves the processing phase
         self.created_at = utc_now()
         self.created_monotonic = time.monotonic()
         self.started_at = None
@@ -48,7 +50,7 @@ class JobStore:
         self._reuse_lock = threading.Lock()
 
     def create(self, api: str, params: dict) -> Job:
-        job = Job(api, params, self._faults.take_job_failure(api))
+        job = Job(api, params, self._faults.take_job_failure(api), self._faults.take_stuck_job(api))
         with self._lock:
             self._jobs[job.id] = job
             self._by_file[job.file_id] = job
@@ -75,11 +77,11 @@ class JobStore:
                 final = job.polls > 1 and time.monotonic() - job.created_monotonic >= seconds
             else:
                 final = job.polls > max(0, int(self._faults.job_polls_until_done))
-            if final:
+            if final and not job.stuck:
                 job.phase = "failed" if job.failure or job.error else "done"
                 job.started_at = job.started_at or utc_now()
                 job.finished_at = utc_now()
-            elif job.polls >= 2:
+            elif job.polls >= 2 or job.stuck:
                 job.phase = "processing"
                 job.started_at = job.started_at or utc_now()
             return job.phase

@@ -132,28 +132,32 @@ def test_expired_download_url_is_polled_again_and_the_sync_completes(emulator):
     assert all("Authorization" not in r.headers for r in emulator.file_requests)
 
 
-def test_truncated_gzip_fails_naming_the_line_after_reading_the_other_windows_without_advancing_state(emulator):
+def test_a_truncated_gzip_is_downloaded_again_and_each_record_read_once(emulator):
     emulator.faults.truncate_next_files(1)
-    initial = "2024-06-01T00:00:00Z"
-    state = stream_state(STREAM, {"created_at": initial})
-    config = emulator_cometly_config(emulator, export_window_days=365)
-    output = run_read(config, STREAM, SyncMode.incremental, state=state, expecting_exception=True)
+    output = run_read(emulator_cometly_config(emulator, export_window_days=365), STREAM)
+
+    assert not output.errors
+    ids = [m.record.data["id"] for m in output.records]
+    assert sorted(ids) == truth_ids(emulator) and len(ids) == len(set(ids))
+    assert len(emulator.file_requests) == len(export_bodies(emulator)) + 1
+
+
+def test_a_gzip_truncated_at_every_download_fails_without_a_record_of_it_or_a_state_past_it(emulator):
+    emulator.faults.truncate_next_files(3)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    emulator.data.add_cometly_contacts(500, at=now - timedelta(days=2))
+    since = (now - timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    state = stream_state(STREAM, {"created_at": since})  # one window: from the state to now
+    output = run_read(emulator_cometly_config(emulator), STREAM, SyncMode.incremental, state=state, expecting_exception=True)
 
     message = stream_error(output, STREAM)
-    assert message.startswith(f"Stream {STREAM}: the export file is truncated or corrupt after line ")
-    good_lines = int(re.search(r"after line (\d+) ", message).group(1))
-    failed, others = named_window(emulator, message)
-    assert len(others) == 2
-    assert message.endswith(f"Slice: {{'start_time': '{to_utc(emulator, failed['start_date'])}', 'end_time': '{to_utc(emulator, failed['end_date'])}'}}.")
-    assert good_lines < len(window_ids(emulator, failed)) or good_lines == len(window_ids(emulator, failed)) == 0
-    # The lines before the cut, then every other window; one checkpoint per other window and one at the end, none
-    # past the windows before the failed one.
-    other_windows = [i for body in others for i in window_ids(emulator, body)]
-    assert sorted_ids(output) == sorted(window_ids(emulator, failed)[:good_lines] + other_windows)
-    states = emitted_states(output)
-    assert len(states) == 1 + len(others)
-    assert states[-1] == state_before(emulator, failed, initial)
-    assert all(state["created_at"] <= states[-1]["created_at"] for state in states)
+    [file] = {r.path for r in emulator.file_requests}
+    assert message.startswith(f"Stream {STREAM}: the export file {emulator.files_url}{file} arrived incomplete 3 times; "
+                              "the last time: _CutShort: the gzip file ends without its trailer after line ")
+    assert "X-Amz" not in message
+    assert len(emulator.file_requests) == 3 and len(export_bodies(emulator)) == 1
+    assert output.records == []  # nothing is read from a file that never arrived whole
+    assert emitted_states(output) == [{"created_at": since}]
 
 
 def test_malformed_line_fails_naming_the_line_after_reading_the_other_windows_without_advancing_state(emulator):
@@ -162,6 +166,7 @@ def test_malformed_line_fails_naming_the_line_after_reading_the_other_windows_wi
 
     message = stream_error(output, STREAM)
     assert message.startswith(f"Stream {STREAM}: line 5 of the export file is not valid JSON (")
+    assert "The other windows are still read, then the stream fails with its state before this window." in message
     failed, others = named_window(emulator, message)
     assert message.endswith(f"Slice: {{'start_time': '{to_utc(emulator, failed['start_date'])}', 'end_time': '{to_utc(emulator, failed['end_date'])}'}}.")
     other_windows = [i for body in others for i in window_ids(emulator, body)]
