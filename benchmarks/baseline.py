@@ -35,6 +35,7 @@ V2_COLUMNS = ["EMAIL", "FIRST NAME", "MIDDLE NAME", "LAST NAME", "JOB TITLE", "C
               "STATE/PROVINCE (INTL)", "COUNTRY", "POSTAL CODE", "SUB POSTAL CODE"] + [
               f"CUSTOM FIELD {n}" for n in range(1, 16)]
 V3_INCLUDE = "custom_fields,list_memberships,phone_numbers,street_addresses,taggings,notes"
+CC_WINDOW = timedelta(days=30)
 
 
 class PacedSession(requests.Session):
@@ -128,13 +129,20 @@ def cc_v3(config: dict, stream: str) -> None:
     http = PacedSession(4)
     http.headers["Authorization"] = f"Bearer {token}"
     if stream == "cc_contacts":
-        since = datetime.fromisoformat(config["start_date"].replace("Z", "+00:00")).strftime("%Y-%m-%dT%H:%M:%SZ")
-        url, params = f"{api}/contacts", {"limit": 500, "status": "all", "include": V3_INCLUDE, "updated_after": since}
-        while url:
-            body = orjson.loads(http.get(url, params=params).content)
-            emit(stream, body["contacts"])
-            url, params = body.get("_links", {}).get("next", {}).get("href"), None
-            url = url and urljoin(api, url)
+        # The connector's 30-day windows [A, B): the contacts updated in them, then those who opted out in them and
+        # were last updated before A.
+        start, end = datetime.fromisoformat(config["start_date"].replace("Z", "+00:00")), datetime.now(UTC).replace(microsecond=0)
+        while start < end:
+            after, before = (f"{moment:%Y-%m-%dT%H:%M:%SZ}" for moment in (start, min(start + CC_WINDOW, end + timedelta(seconds=1))))
+            for window in ({"updated_after": after, "updated_before": before},
+                           {"optout_after": after, "optout_before": before, "updated_before": after}):
+                url, params = f"{api}/contacts", {"limit": 500, "status": "all", "include": V3_INCLUDE, **window}
+                while url:
+                    body = orjson.loads(http.get(url, params=params).content)
+                    emit(stream, body["contacts"])
+                    url, params = body.get("_links", {}).get("next", {}).get("href"), None
+                    url = url and urljoin(api, url)
+            start += CC_WINDOW
         return
     job = http.post(f"{api}/activities/contact_exports", json={"exclude": []}).json()  # every field, custom ones too
     done = poll(lambda: http.get(f"{api}/activities/{job['activity_id']}"), lambda b: b["state"] == "completed")
@@ -176,7 +184,7 @@ def cometly(config: dict, stream: str) -> None:
         if stream == "cometly_contacts":
             cursor = None
             while True:
-                params = {**window, **flags, "per_page": 5000, **({"cursor": cursor} if cursor else {})}
+                params = {**window, **flags, "include_custom_fields": 1, "per_page": 5000, **({"cursor": cursor} if cursor else {})}
                 body = orjson.loads(http.get(f"{api}/contacts", params=params).content)
                 emit(stream, body["data"])
                 if not (cursor := body.get("next_cursor")):

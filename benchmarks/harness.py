@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from importlib.metadata import version
 from pathlib import Path
 
@@ -57,8 +57,18 @@ def ground_truth(emu: Emulator, stream: str, start_date: str) -> int:
     if stream.startswith("cometly"):
         start = datetime.fromisoformat(start_date.replace("Z", "+00:00"))
         return len(data.cometly_between(start, datetime.now(timezone.utc)))
-    if stream in ("cc_contacts", "cc_contacts_export"):
+    if stream == "cc_contacts_export":
         return sum(1 for contact in data.cc_v3_contacts if contact["updated_at"] >= start_date)
+    if stream == "cc_contacts":
+        # Each contact updated since the start, by its 30-day window; and again by the window of its opt-out when it
+        # opted out in a later window than its updated_at's (the API can leave updated_at alone).
+        start, window, opted_out = datetime.fromisoformat(start_date.replace("Z", "+00:00")), timedelta(days=30), 0
+        for contact in data.cc_v3_contacts:
+            opt_out = contact["email_address"].get("opt_out_date")
+            if opt_out and opt_out >= start_date:
+                opt_out_window = start + (datetime.fromisoformat(opt_out.replace("Z", "+00:00")) - start) // window * window
+                opted_out += contact["updated_at"] < f"{opt_out_window:%Y-%m-%dT%H:%M:%SZ}"
+        return sum(1 for contact in data.cc_v3_contacts if contact["updated_at"] >= start_date) + opted_out
     if stream == "cc_v2_contacts_export":
         return sum(len(members) for members in data.cc_v2_members.values())
     raise ValueError(f"no ground truth for {stream}")
