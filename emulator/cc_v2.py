@@ -9,6 +9,7 @@ import csv
 import io
 import json
 
+from .cc_v3 import RATE_LIMIT_MESSAGES
 from .common import HttpError, Response, decode_token, encode_token, fmt_ms, json_response, parse_iso
 
 API_KEY = "emu-v2-api-key"
@@ -76,11 +77,13 @@ class CcV2:
         ]:
             router.add(method, pattern, self._authed(handler))
 
-    @staticmethod
-    def _authed(handler):
+    def _authed(self, handler):
         def wrapper(req):
             if req.query.get("api_key") != API_KEY or req.headers.get("Authorization") != f"Bearer {ACCESS_TOKEN}":
                 return _error(401, "http.status.unauthorized", "Unauthorized")
+            refusal = self.emu.faults.take_cc_refusal("cc_v2")
+            if refusal:   # no Retry-After, as on v3
+                return _error(429, refusal, RATE_LIMIT_MESSAGES[refusal])
             return handler(req)
         return wrapper
 

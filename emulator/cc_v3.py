@@ -24,6 +24,9 @@ SUB_RESOURCES = set(INCLUDES)
 STATUS_FILTERS = {"all", "active", "unsubscribed", "deleted", "removed"}
 EXPORT_STATUSES = ("active", "unsubscribed", "removed")
 CSV_TZ = timezone(timedelta(hours=-5))   # the account's offset used for dates inside CSV exports
+# Constant Contact allows an application 4 calls a second and 10,000 a day (the day ends at 00:00 UTC).
+RATE_LIMIT_MESSAGES = {"throttled": "Too many requests in a second: slow down.",
+                       "quota_exceeded": "The daily request quota of this application is spent."}
 
 
 class OAuth:
@@ -155,6 +158,9 @@ class CcV3:
             auth = req.headers.get("Authorization") or ""
             if not auth.startswith("Bearer ") or not self.oauth.access_valid(auth[7:]):
                 return _err(401, "unauthorized", "Unauthorized")
+            refusal = self.emu.faults.take_cc_refusal("cc_v3")
+            if refusal:   # no Retry-After: the error_key says whether to slow down or stop for the day
+                return _err(429, refusal, RATE_LIMIT_MESSAGES[refusal])
             return handler(req)
         return wrapper
 

@@ -146,6 +146,7 @@ class Response:
         self.status = status
         self.body = body
         self.headers = {"Content-Type": content_type, **(headers or {})}
+        self.delivery = "whole"       # or a fault: "hang", "stall", "reset" (see Listener)
 
 
 def json_response(obj, status=200, headers=None) -> Response:

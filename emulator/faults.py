@@ -6,7 +6,13 @@ import threading
 from .common import Response, json_response
 
 JOB_APIS = ("cc_v2", "cc_v3", "cometly")
+CC_APIS = ("cc_v2", "cc_v3")
 _FAILED_STATE = {"cc_v2": "ERROR", "cc_v3": "failed", "cometly": "failed"}
+# What a 200 answer can turn into: a body that is not JSON, or a delivery that goes wrong (see Listener).
+SPOILED_BODIES = ("html", "empty", "cut", "bad_utf8")
+BROKEN_DELIVERIES = ("hang", "stall", "reset")
+_PROXY_PAGE = (b"<html><head><title>502 Bad Gateway</title></head>"
+               b"<body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>")
 
 
 class Faults:
@@ -29,6 +35,10 @@ class Faults:
             self._malformed_lines = []        # pending line numbers (1-based)
             self._broken_rows = {"cc_v2": [], "cc_v3": []}
             self._job_failures = {api: [] for api in JOB_APIS}
+            self._spoiled_answers = []        # [substring, remaining, kind]
+            self._cc_throttles = dict.fromkeys(CC_APIS, 0)
+            self._cc_calls_left = dict.fromkeys(CC_APIS)   # None: the daily quota is not counted
+            self._stuck_jobs = dict.fromkeys(JOB_APIS, 0)
 
     # ------------------------------------------------------------ switches
 
@@ -73,6 +83,32 @@ class Faults:
             raise ValueError(f"api must be one of {JOB_APIS}")
         with self._lock:
             self._job_failures[api].extend([state or _FAILED_STATE[api]] * n)
+
+    def spoil_answers(self, path_contains: str, times: int = 1, kind: str = "html"):
+        """The next `times` 200 answers whose path contains the string go wrong:
+        'html' a proxy's error page (text/html), 'empty' no body, 'cut' the first half of the body,
+        'bad_utf8' one byte of the body replaced by 0xFF; 'hang' the request is read and never answered,
+        'stall' the headers and half the body are sent and then nothing, 'reset' the same, then the
+        connection is reset."""
+        if kind not in SPOILED_BODIES + BROKEN_DELIVERIES:
+            raise ValueError(f"kind must be one of {SPOILED_BODIES + BROKEN_DELIVERIES}")
+        with self._lock:
+            self._spoiled_answers.append([path_contains, times, kind])
+
+    def throttle_cc(self, api: str, times: int = 1):
+        """The next `times` calls to `api` ('cc_v2'|'cc_v3') answer 429 `throttled` (Constant Contact sends no Retry-After)."""
+        with self._lock:
+            self._cc_throttles[api] += times
+
+    def cc_daily_quota(self, api: str, calls_left: int):
+        """`api` allows `calls_left` more calls today; every later call answers 429 `quota_exceeded`."""
+        with self._lock:
+            self._cc_calls_left[api] = calls_left
+
+    def stick_next_jobs(self, api: str, n: int = 1):
+        """The next `n` export jobs created on `api` stay in their processing state forever."""
+        with self._lock:
+            self._stuck_jobs[api] += n
 
     # ------------------------------------------------------------ consumers (used by the server)
 
@@ -124,3 +160,52 @@ class Faults:
         with self._lock:
             pending = self._job_failures[api]
             return pending.pop(0) if pending else None
+
+    def spoil(self, path: str, response: Response) -> Response:
+        """`response`, spoiled as a pending spoil_answers switch for `path` says (200 answers only)."""
+        if response.status != 200:
+            return response
+        with self._lock:
+            for fault in self._spoiled_answers:
+                if fault[1] > 0 and fault[0] in path:
+                    fault[1] -= 1
+                    kind = fault[2]
+                    break
+            else:
+                return response
+            self._spoiled_answers = [f for f in self._spoiled_answers if f[1] > 0]
+        body = response.body
+        if kind in BROKEN_DELIVERIES:
+            response.delivery = kind
+        elif kind == "html":
+            response.body, response.headers["Content-Type"] = _PROXY_PAGE, "text/html"
+        elif kind == "empty":
+            response.body = b""
+        elif kind == "cut":
+            response.body = body[: len(body) // 2]
+        else:  # bad_utf8: a letter inside a string, which a lenient decoder would quietly read as U+FFFD
+            quote = body.index(b'"', len(body) // 2)
+            at = next(i for i in range(quote + 1, len(body)) if body[i:i + 1].isalpha())
+            response.body = body[:at] + b"\xff" + body[at + 1:]
+        return response
+
+    def take_cc_refusal(self, api: str) -> str | None:
+        """The `error_key` of a 429 for this call to `api` (`throttled`, `quota_exceeded`), or None; counts the call."""
+        with self._lock:
+            if self._cc_throttles[api] > 0:
+                self._cc_throttles[api] -= 1
+                return "throttled"
+            left = self._cc_calls_left[api]
+            if left is None:
+                return None
+            if left <= 0:
+                return "quota_exceeded"
+            self._cc_calls_left[api] = left - 1
+            return None
+
+    def take_stuck_job(self, api: str) -> bool:
+        with self._lock:
+            if self._stuck_jobs[api] > 0:
+                self._stuck_jobs[api] -= 1
+                return True
+            return False

@@ -3,7 +3,8 @@
 A job advances one step per status poll, not per second, so tests are fast and deterministic:
 poll 1 reports the queued phase, polls 2..N the processing phase (N = faults.job_polls_until_done),
 and poll N+1 and later the final phase ("done", or the failure state a fault asked for).
-With job_polls_until_done = 0 the very first poll is final.
+With job_polls_until_done = 0 the very first poll is final. A stuck job (faults.stick_next_jobs) is
+processing from its first poll on and never finishes.
 """
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from .common import utc_now
 
 
 class Job:
-    def __init__(self, api: str, params: dict, failure: str | None):
+    def __init__(self, api: str, params: dict, failure: str | None, stuck: bool = False):
         self.id = str(uuid.uuid4())
         self.file_id = str(uuid.uuid4())     # v3 and Cometly expose a separate file id
         self.api = api
         self.params = params
         self.failure = failure               # final state if this job is meant to fail
+        self.stuck = stuck                   # never leaves the processing phase
         self.created_at = utc_now()
         self.started_at = None
         self.finished_at = None
@@ -39,7 +41,7 @@ class JobStore:
         self._by_file: dict[str, Job] = {}
 
     def create(self, api: str, params: dict) -> Job:
-        job = Job(api, params, self._faults.take_job_failure(api))
+        job = Job(api, params, self._faults.take_job_failure(api), self._faults.take_stuck_job(api))
         with self._lock:
             self._jobs[job.id] = job
             self._by_file[job.file_id] = job
@@ -62,11 +64,11 @@ class JobStore:
                 return job.phase
             job.polls += 1
             until = max(0, int(self._faults.job_polls_until_done))
-            if job.polls > until:
+            if job.polls > until and not job.stuck:
                 job.phase = "failed" if job.failure or job.error else "done"
                 job.started_at = job.started_at or utc_now()
                 job.finished_at = utc_now()
-            elif job.polls >= 2:
+            elif job.polls >= 2 or job.stuck:
                 job.phase = "processing"
                 job.started_at = job.started_at or utc_now()
             return job.phase

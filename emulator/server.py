@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 import socket
+import struct
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -85,6 +87,16 @@ class Router:
         return json_response({"message": f"No route for {req.method} {req.path}"}, 404)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that drops its connection (its read timed out, or it gave up on a stalled body) is normal here."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+
 class Listener:
     """One ThreadingHTTPServer on 127.0.0.1 whose requests are handed to `app(request, log_entry)`."""
 
@@ -116,8 +128,8 @@ class Listener:
         self._log = log
         self._conns = set()             # open keep-alive connections, closed on stop()
         self._conn_lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
+        self._stopped = threading.Event()   # releases handlers that hang or stall on purpose
+        self._server = _QuietServer((host, port), Handler)
         self._thread = None
 
     @property
@@ -131,6 +143,7 @@ class Listener:
         self._thread.start()
 
     def stop(self):
+        self._stopped.set()
         self._server.shutdown()
         self._server.server_close()
         if self._thread:
@@ -161,11 +174,27 @@ class Listener:
             resp = e.response
         except Exception as e:  # a bug in the emulator should surface as a 500, not a hang
             resp = json_response({"message": f"emulator error: {type(e).__name__}: {e}"}, 500)
+        if resp.delivery == "hang":   # read and never answered (the log keeps status None)
+            self._stopped.wait()
+            h.close_connection = True
+            return
         entry.status = resp.status
         h.send_response(resp.status)
         for k, v in resp.headers.items():
             h.send_header(k, v)
         h.send_header("Content-Length", str(len(resp.body)))
         h.end_headers()
-        if h.command != "HEAD":
+        if h.command == "HEAD":
+            return
+        if resp.delivery == "whole":
             h.wfile.write(resp.body)
+            return
+        # "stall" or "reset": half the body, then nothing more, or a TCP reset.
+        h.wfile.write(resp.body[: len(resp.body) // 2])
+        h.wfile.flush()
+        h.close_connection = True
+        if resp.delivery == "stall":
+            self._stopped.wait()
+        else:
+            h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            h.connection.close()

@@ -185,3 +185,63 @@ def test_counted_faults(emu, http):
     late = http.get(f"{emu.url}/public-api/v1/contacts", headers=COMETLY_AUTH,
                     params={"start_date": "2024-01-02 00:00:00", "end_date": "2024-01-02 00:00:00"})
     assert (late.status_code, late.json()["message"]) == (422, "The end date must be a date after start date.")
+
+
+@pytest.mark.parametrize("kind", ["html", "empty", "cut", "bad_utf8"])
+def test_a_spoiled_answer_is_a_200_whose_body_is_not_json_once(emu, http, kind):
+    emu.faults.spoil_answers("/v2/lists", times=1, kind=kind)
+    spoiled = http.get(f"{emu.url}/v2/lists", params=V2_KEY, headers=V2_AUTH)
+    good = http.get(f"{emu.url}/v2/lists", params=V2_KEY, headers=V2_AUTH)
+
+    assert (spoiled.status_code, good.status_code) == (200, 200)
+    assert json.loads(good.content.decode("utf-8")) == emu.data.cc_v2_lists
+    with pytest.raises(ValueError):  # UnicodeDecodeError or JSONDecodeError
+        json.loads(spoiled.content.decode("utf-8"))
+    if kind == "bad_utf8":  # one byte in a string: a lenient decoder would accept it
+        assert json.loads(spoiled.content.decode("utf-8", "replace"))
+        assert len(spoiled.content) == len(good.content)
+    if kind == "html":
+        assert spoiled.headers["Content-Type"] == "text/html" and spoiled.content.startswith(b"<html>")
+
+
+def test_a_hanging_answer_is_never_sent_and_a_stalled_or_reset_one_stops_half_way(emu, http):
+    emu.faults.spoil_answers("/v2/lists", times=1, kind="hang")
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        http.get(f"{emu.url}/v2/lists", params=V2_KEY, headers=V2_AUTH, timeout=(5, 0.5))
+    emu.faults.spoil_answers("/v2/lists", times=1, kind="stall")
+    with pytest.raises(requests.exceptions.ConnectionError, match="Read timed out"):
+        http.get(f"{emu.url}/v2/lists", params=V2_KEY, headers=V2_AUTH, timeout=(5, 0.5))
+    emu.faults.spoil_answers("/v2/lists", times=1, kind="reset")
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        http.get(f"{emu.url}/v2/lists", params=V2_KEY, headers=V2_AUTH, timeout=(5, 5))
+
+    assert http.get(f"{emu.url}/v2/lists", params=V2_KEY, headers=V2_AUTH, timeout=(5, 5)).status_code == 200
+    assert [r.status for r in emu.requests] == [None, 200, 200, 200]
+
+
+def test_constant_contact_429s_say_throttled_or_quota_exceeded_without_retry_after(emu, http):
+    emu.faults.throttle_cc("cc_v2", times=1)
+    emu.faults.cc_daily_quota("cc_v2", calls_left=1)
+    throttled = http.get(f"{emu.url}/v2/lists", params=V2_KEY, headers=V2_AUTH)
+    last_call = http.get(f"{emu.url}/v2/lists", params=V2_KEY, headers=V2_AUTH)
+    spent = http.get(f"{emu.url}/v2/lists", params=V2_KEY, headers=V2_AUTH)
+
+    assert (throttled.status_code, throttled.json()[0]["error_key"]) == (429, "throttled")
+    assert last_call.status_code == 200
+    assert (spent.status_code, spent.json()[0]["error_key"]) == (429, "quota_exceeded")
+    assert "Retry-After" not in throttled.headers and "Retry-After" not in spent.headers
+
+    emu.faults.cc_daily_quota("cc_v3", calls_left=0)
+    token = refresh(http, emu, emu.current_refresh_token).json()["access_token"]  # the token endpoint is not counted
+    v3 = http.get(f"{emu.url}/v3/contact_lists", headers={"Authorization": f"Bearer {token}"})
+    assert (v3.status_code, v3.json()["error_key"]) == (429, "quota_exceeded")
+
+
+def test_a_stuck_export_job_stays_processing(emu, http):
+    emu.faults.stick_next_jobs("cometly", 1)
+    window = {"start_date": "2024-03-01 00:00:00", "end_date": "2024-03-31 23:59:59"}
+    created = http.post(f"{emu.url}/public-api/v1/contacts/exports", headers=COMETLY_AUTH, json=window).json()
+    polls = [http.get(f"{emu.url}/public-api/v1/contacts/exports/{created['export_id']}", headers=COMETLY_AUTH).json()
+             for _ in range(5)]
+
+    assert [p["status"] for p in polls] == ["processing"] * 5
