@@ -126,7 +126,7 @@ class Emulator:
     # ------------------------------------------------------------ request entry points
 
     def _serve_api(self, req):
-        return self.faults.spoil(req.path, self.faults.take_path_fault(req.path) or self._api_router.dispatch(req))
+        return self.faults.spoil(req, self.faults.take_path_fault(req.path) or self._api_router.dispatch(req))
 
     def _serve_files(self, req):
-        return self.faults.spoil(req.path, self.faults.take_path_fault(req.path) or self._file_router.dispatch(req))
+        return self.faults.spoil(req, self.faults.take_path_fault(req.path) or self._file_router.dispatch(req))

@@ -35,7 +35,7 @@ class Faults:
             self._malformed_lines = []        # pending line numbers (1-based)
             self._broken_rows = {"cc_v2": [], "cc_v3": []}
             self._job_failures = {api: [] for api in JOB_APIS}
-            self._spoiled_answers = []        # [substring, remaining, kind]
+            self._spoiled_answers = []        # [substring, remaining, kind, good answers to let through first]
             self._cc_throttles = dict.fromkeys(CC_APIS, 0)
             self._cc_calls_left = dict.fromkeys(CC_APIS)   # None: the daily quota is not counted
             self._stuck_jobs = dict.fromkeys(JOB_APIS, 0)
@@ -84,8 +84,9 @@ class Faults:
         with self._lock:
             self._job_failures[api].extend([state or _FAILED_STATE[api]] * n)
 
-    def spoil_answers(self, path_contains: str, times: int = 1, kind: str = "html"):
-        """The next `times` 200 answers whose path contains the string go wrong:
+    def spoil_answers(self, target_contains: str, times: int = 1, kind: str = "html", after: int = 0):
+        """After `after` good ones, the next `times` 200 answers to requests whose path and query
+        (`/v3/contacts?limit=500&...`, decoded) contain the string go wrong:
         'html' a proxy's error page (text/html), 'empty' no body, 'cut' the first half of the body,
         'bad_utf8' one byte of the body replaced by 0xFF; 'hang' the request is read and never answered,
         'stall' the headers and half the body are sent and then nothing, 'reset' the same, then the
@@ -93,7 +94,7 @@ class Faults:
         if kind not in SPOILED_BODIES + BROKEN_DELIVERIES:
             raise ValueError(f"kind must be one of {SPOILED_BODIES + BROKEN_DELIVERIES}")
         with self._lock:
-            self._spoiled_answers.append([path_contains, times, kind])
+            self._spoiled_answers.append([target_contains, times, kind, after])
 
     def throttle_cc(self, api: str, times: int = 1):
         """The next `times` calls to `api` ('cc_v2'|'cc_v3') answer 429 `throttled` (Constant Contact sends no Retry-After)."""
@@ -161,13 +162,17 @@ class Faults:
             pending = self._job_failures[api]
             return pending.pop(0) if pending else None
 
-    def spoil(self, path: str, response: Response) -> Response:
-        """`response`, spoiled as a pending spoil_answers switch for `path` says (200 answers only)."""
+    def spoil(self, request, response: Response) -> Response:
+        """`response`, spoiled as a pending spoil_answers switch for `request` says (200 answers only)."""
         if response.status != 200:
             return response
+        target = request.path + "?" + "&".join(f"{k}={v}" for k, values in request.query_all.items() for v in values)
         with self._lock:
             for fault in self._spoiled_answers:
-                if fault[1] > 0 and fault[0] in path:
+                if fault[1] > 0 and fault[0] in target:
+                    if fault[3] > 0:
+                        fault[3] -= 1
+                        return response
                     fault[1] -= 1
                     kind = fault[2]
                     break

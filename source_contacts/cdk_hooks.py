@@ -4,7 +4,8 @@ airbyte-cdk 7.39.1 waits a fixed 5 s between export job polls, fails a job witho
 builds the orchestrator that does both inside ModelToComponentFactory.create_async_retriever, with no hook.
 The source's factory itself is built inside ConcurrentDeclarativeSource.__init__, also with no hook. So:
 - PollingJobOrchestrator overrides two private methods of AsyncJobOrchestrator;
-- ContactsComponentFactory gives every AsyncRetriever that orchestrator (public factory method);
+- ContactsComponentFactory gives every AsyncRetriever that orchestrator, and every requester the manifest's
+  api_budget wrapped in a PausingApiBudget (public factory methods);
 - use_contacts_component_factory() hands the factory to a source (one private attribute).
 unit_tests/test_cdk_hooks.py fails when any CDK internal named here changes.
 """
@@ -20,7 +21,7 @@ from airbyte_cdk.sources.declarative.partition_routers.async_job_partition_route
 from airbyte_cdk.sources.declarative.retrievers.async_retriever import AsyncRetriever
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_contacts.components.common import slice_location
+from source_contacts.components.common import PausingApiBudget, slice_location
 
 
 class PollingJobOrchestrator(AsyncJobOrchestrator):
@@ -78,7 +79,11 @@ class PollingJobOrchestrator(AsyncJobOrchestrator):
 
 
 class ContactsComponentFactory(ModelToComponentFactory):
-    """The CDK's component factory, building every AsyncRetriever with a PollingJobOrchestrator."""
+    """The CDK's component factory, building every AsyncRetriever with a PollingJobOrchestrator and the api_budget as
+    a PausingApiBudget (a 429's Retry-After holds for every thread; no wait for budget over 10 minutes)."""
+
+    def create_http_api_budget(self, model: Any, config: Any, **kwargs: Any) -> PausingApiBudget:
+        return PausingApiBudget(super().create_http_api_budget(model, config, **kwargs))
 
     def create_async_retriever(self, model: Any, config: Any, *, name: str, **kwargs: Any) -> AsyncRetriever:
         retriever = super().create_async_retriever(model, config, name=name, **kwargs)

@@ -15,6 +15,7 @@ from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_sta
 from airbyte_cdk.utils.datetime_helpers import AirbyteDateTime
 
 from emulator import Emulator
+from source_contacts.components import common
 
 SYNC_STARTED_AT = AirbyteDateTime(2024, 3, 20, 12, 0, 0, tzinfo=timezone.utc)
 
@@ -44,12 +45,14 @@ class SleepRecorder:
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> SleepRecorder:
     """time.sleep returns at once (retry backoff, api_budget, export polling); the recorder keeps the waits asked for.
 
-    The api_budget's rate limiter (pyrate_limiter) reads the recorder's clock, so a budget wait is over once asked
-    for; without it the budget would retry in a busy loop until the real window passed.
+    The api_budget's rate limiter (pyrate_limiter) and the connector's own timekeeping (a paused endpoint, how long
+    a host has been unreachable) read the recorder's clock, so a wait is over once asked for; without it the budget
+    would retry in a busy loop until the real window passed.
     """
     recorder = SleepRecorder()
     monkeypatch.setattr(time, "sleep", recorder)
     monkeypatch.setattr(pyrate_limiter.clocks, "time", recorder.clock)
+    monkeypatch.setattr(common, "monotonic", recorder.clock)
     return recorder
 
 
