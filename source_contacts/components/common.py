@@ -212,8 +212,8 @@ class PausingApiBudget(AbstractAPIBudget):
             wait = hit.time_to_wait.total_seconds()
             if wait > LONGEST_WAIT_SECONDS:
                 message = (
-                    f"The API allows {hit.rate} calls to {public_url(request.url)} and this sync has used them all: the next call "
-                    f"would wait {timedelta(seconds=round(wait))}, longer than the {LONGEST_WAIT_SECONDS // 60} minutes the connector waits. "
+                    f"This sync has made all the calls the API allows to {public_url(request.url)} for now: the next one would "
+                    f"wait {timedelta(seconds=round(wait))}, longer than the {LONGEST_WAIT_SECONDS // 60} minutes the connector waits. "
                     f"The sync stops here (the state it saved stands); run it again after {utc_after(wait)}."
                 )
                 raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.transient_error) from hit
