@@ -198,3 +198,16 @@ def test_a_404_from_a_wrong_api_url_names_the_url_and_the_setting(emulator: Emul
     message = stream_error(output, stream)
     assert f" answered 404 Not Found for {emulator.url}/api/" in message and f": check {key} (the default is https://" in message
     assert output.errors[0].trace.error.failure_type == FailureType.config_error
+
+
+def test_a_404_on_a_v2_export_file_says_the_file_is_gone_not_to_remove_the_list(emulator: Emulator) -> None:
+    emulator.faults.server_error("/v2/exports/", times=1, status=404)
+
+    output = run_read(emulator_v2_config(emulator, list_ids=["4"]), "cc_v2_contacts_export", expecting_exception=True)
+
+    [file_request] = emulator.requests.matching("/v2/exports/")
+    assert stream_error(output, "cc_v2_contacts_export") == (
+        f"Constant Contact v2 answered 404 Not Found for the export file {emulator.url}{file_request.path} of a finished "
+        "export job: the file is gone; run the sync again to export the list anew. Slice: {'list_id': '4'}."
+    )
+    assert output.errors[0].trace.error.failure_type == FailureType.transient_error
