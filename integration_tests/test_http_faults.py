@@ -1,8 +1,6 @@
 """What the streams do when the HTTP layer misbehaves, against the emulator: pages that are not JSON, resets in the
 middle of a page, hosts that cannot be reached, a long Retry-After, Constant Contact's 429s, and 404s."""
 
-import socket
-
 import pytest
 
 from airbyte_cdk.models import FailureType, SyncMode
@@ -37,13 +35,6 @@ def not_json_failure(stream: str, url: str) -> str:
         "Exhausted available request attempts. Please see logs for more details. "
         f"Exception: Stream {stream}: {url} answered HTTP 200 with a page that is not JSON ("
     )
-
-
-def closed_port() -> int:
-    """A local port nothing listens on: connections to it are refused."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.parametrize("kind", NOT_JSON)
@@ -117,8 +108,8 @@ def test_a_reset_in_the_middle_of_a_page_is_retried_and_the_sync_completes(emula
     assert len(emulator.requests.matching("/v2/lists/1/contacts")) == 3 + 2
 
 
-def test_a_host_that_refuses_connections_fails_the_stream_after_30_s_naming_it(sleeps: SleepRecorder) -> None:
-    port = closed_port()
+def test_a_host_that_refuses_connections_fails_the_stream_after_30_s_naming_it(sleeps: SleepRecorder, closed_port: int) -> None:
+    port = closed_port
     config = {"start_date": "2024-01-01T00:00:00Z",
               "constant_contact_v2": {"api_key": "k-secret", "access_token": "t-secret", "api_url": f"http://127.0.0.1:{port}/v2"}}
 

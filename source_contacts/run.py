@@ -5,10 +5,12 @@ from typing import Any, Iterable, Optional
 
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.logger import PRINT_BUFFER
-from airbyte_cdk.models import AirbyteMessage, Type
+from airbyte_cdk.models import AirbyteMessage, ConnectorSpecification, FailureType, Type
+from airbyte_cdk.sources.utils.schema_helpers import split_config
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_contacts.source import SourceContacts
+from source_contacts.source import SourceContacts, describe_spec_violation
 
 
 def masked(message: AirbyteMessage) -> AirbyteMessage:
@@ -49,6 +51,14 @@ class MaskingEntrypoint(AirbyteEntrypoint):
         return map(masked, super().read(*args))
 
     @staticmethod
+    def validate_connection(source_spec: ConnectorSpecification, config: Any) -> None:
+        """The CDK's check of the config against the spec, whose error names the key (its path) and says why."""
+        problem = describe_spec_violation(split_config(config)[0], source_spec.connectionSpecification)
+        if problem:
+            raise AirbyteTracedException(message=problem, internal_message=problem, failure_type=FailureType.config_error)
+        AirbyteEntrypoint.validate_connection(source_spec, config)
+
+    @staticmethod
     def airbyte_message_to_string(airbyte_message: AirbyteMessage) -> str:
         # What run() prints besides check/discover/read: the spec and the messages queued around them.
         return AirbyteEntrypoint.airbyte_message_to_string(masked(airbyte_message))
@@ -67,9 +77,14 @@ def _build_source(args: list[str]) -> SourceContacts:
 
 
 def run() -> None:
-    """The CDK's `launch` with a MaskingEntrypoint."""
+    """The CDK's `launch` with a MaskingEntrypoint; a config or state file it cannot use ends with an error TRACE."""
     args = sys.argv[1:]
-    entrypoint = MaskingEntrypoint(_build_source(args))
+    try:
+        source = _build_source(args)
+    except AirbyteTracedException as error:
+        print(MaskingEntrypoint.airbyte_message_to_string(error.as_airbyte_message()))
+        sys.exit(1)
+    entrypoint = MaskingEntrypoint(source)
     with PRINT_BUFFER:
         for message in entrypoint.run(entrypoint.parse_args(args)):
             print(f"{message}\n", end="")

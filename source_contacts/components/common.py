@@ -2,6 +2,8 @@
 HTTP behaviour the CDK's declarative components cannot say (bodies that are not JSON, hosts that cannot be
 reached, Retry-After that holds for every thread, a cap on any wait)."""
 
+import logging
+import socket
 import threading
 import time
 from dataclasses import InitVar, dataclass, field
@@ -17,6 +19,7 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 from urllib3.exceptions import SSLError as TlsError
 
 from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.declarative.extractors.dpath_extractor import DpathExtractor
 from airbyte_cdk.sources.declarative.extractors.record_filter import RecordFilter
 from airbyte_cdk.sources.declarative.requesters.error_handlers.default_error_handler import DefaultErrorHandler
 from airbyte_cdk.sources.streams.call_rate import AbstractAPIBudget, AbstractCallRatePolicy, CallRateLimitHit
@@ -25,6 +28,7 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import Erro
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+LOGGER = logging.getLogger("airbyte")
 # No single wait is longer: a Retry-After beyond it fails the stream (the manifest's retry_after_too_long filter
 # says the same number), and so does a budget that would need longer.
 LONGEST_WAIT_SECONDS = 600
@@ -84,6 +88,28 @@ class ExportSliceRecordFilter(RecordFilter):
             return ""
         start = stream_slice.cursor_slice.get(self.slice_start_field) or ""
         return str(start)[:19].replace(" ", "T")
+
+
+@dataclass
+class JobStatusExtractor(DpathExtractor):
+    """The status of an export job (a DpathExtractor on its status poll) that logs the reasons the job gives under
+    `reasons_field` (Constant Contact's activity errors, Cometly's error): a failed job then says why, such as a list
+    id the account does not have."""
+
+    reasons_field: str = ""
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        super().__post_init__(parameters)
+        self._stream = parameters.get("name", "")
+
+    def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
+        body = response.json()
+        reasons = body.get(self.reasons_field) if isinstance(body, Mapping) else None
+        if reasons:  # logged first: the CDK reads only the first status
+            reasons = reasons if isinstance(reasons, list) else [reasons]
+            text = "; ".join(str(r.get("message", r)) if isinstance(r, Mapping) else str(r) for r in reasons)
+            LOGGER.warning(f"Stream {self._stream}: the export job at {public_url(response.url)} reports: {text}")
+        return super().extract_records(response)
 
 
 def public_url(url: str) -> str:
@@ -150,6 +176,25 @@ def why_unreachable(error: Any) -> Optional[str]:
     if isinstance(reason, TlsError) or isinstance(error, requests.exceptions.SSLError):
         return "the TLS handshake failed"
     return None
+
+
+def why_host_unreachable(url: str, attempts: int = 3) -> Optional[str]:
+    """Why the host of `url` takes no TCP connection after `attempts` tries 1, 2 ... s apart (10 s each at most), or None."""
+    parts = urlsplit(url)
+    address = (parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(2 ** (attempt - 1))
+        try:
+            socket.create_connection(address, timeout=10).close()
+            return None
+        except socket.gaierror:
+            why = "its name does not resolve"
+        except socket.timeout:
+            why = "the connection timed out"
+        except OSError as error:
+            why = f"the connection failed: {error.strerror or error}"
+    return f"could not reach {parts.netloc.rsplit('@', 1)[-1]} ({why}) in {attempts} attempts"
 
 
 @dataclass

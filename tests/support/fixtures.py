@@ -1,6 +1,7 @@
 """pytest fixtures for every suite (loaded by the root conftest.py): the emulator, a pinned sync start, no real sleeps,
-the CDK's component schema read once."""
+a port that refuses connections, the CDK's component schema read once."""
 
+import socket
 import threading
 import time
 from datetime import timezone
@@ -68,6 +69,14 @@ def emulator() -> Iterator[Emulator]:
     """A fresh emulator per test on ephemeral ports: tests mutate its data and flip its fault switches."""
     with Emulator() as emu:
         yield emu
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A local port nothing listens on: connections to it are refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
