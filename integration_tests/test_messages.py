@@ -1,15 +1,12 @@
 """Messages that say what to fix, through the console script: state files, config keys, time zones, start dates,
-OAuth client credentials, export list ids, an unreachable token endpoint."""
+OAuth client credentials, export list ids."""
 
 import json
 from pathlib import Path
 
 import pytest
 
-from airbyte_cdk.test.entrypoint_wrapper import _run_command, make_file
-
 from emulator import Emulator
-from source_contacts import SourceContacts
 from tests.support.builders import emulator_v2_config, emulator_v3_config, run_read, stream_error
 from tests.support.console import connection_status, error_traces, read_via_console, run_console
 
@@ -128,15 +125,3 @@ def test_an_export_of_an_unknown_list_logs_the_reason_constant_contact_gives(emu
     assert reasons == [f"Stream cc_contacts_export: the export job at {emulator.url}/v3/activities/{job.id} reports: List ids not found: no-such-list"
                        for job in jobs] and len(jobs) == 3
     assert stream_error(output, "cc_contacts_export").endswith("(status FAILED after 3 attempts). Other slices were read.")
-
-
-def test_check_fails_in_seconds_naming_an_oauth_token_host_that_refuses_connections(emulator: Emulator, closed_port: int, sleeps, tmp_path: Path) -> None:
-    config = emulator_v3_config(emulator, token_url=f"http://127.0.0.1:{closed_port}/oauth2/default/v1/token")
-
-    output = _run_command(SourceContacts(config=config), ["check", "--config", make_file(tmp_path / "config.json", config)])
-
-    assert output.connection_status_messages[0].connectionStatus.message == (
-        f"Constant Contact v3: could not reach 127.0.0.1:{closed_port} (the connection failed: Connection refused) in 3 attempts. "
-        "Check constant_contact.token_url and that this network can reach it."
-    )
-    assert sleeps.waits == [1, 2] and emulator.requests.snapshot() == []

@@ -1,8 +1,10 @@
 """The source: the manifest does the work; this class adds the config and state checks JSON Schema cannot say."""
 
 import logging
+import threading
 from datetime import datetime, timezone
 from typing import Any, Dict, Iterator, List, Mapping, MutableMapping, Optional
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from airbyte_cdk.models import AirbyteCatalog, AirbyteConnectionStatus, AirbyteMessage, AirbyteStateMessage, AirbyteStateType
@@ -19,6 +21,16 @@ from source_contacts.components.common import why_host_unreachable
 PROVIDER_SECTIONS = ("constant_contact", "constant_contact_v2", "cometly")
 # The provider each of the manifest's check streams stands for, named in check failures.
 CHECKED_PROVIDER = {"cc_contact_lists": "Constant Contact v3", "cc_v2_lists": "Constant Contact v2", "cometly_contacts": "Cometly"}
+# The URL settings each check stream calls, with the manifest's defaults.
+CHECKED_URLS = {
+    "cc_contact_lists": {"constant_contact.api_url": "https://api.cc.email/v3",
+                         "constant_contact.token_url": "https://authz.constantcontact.com/oauth2/default/v1/token"},
+    "cc_v2_lists": {"constant_contact_v2.api_url": "https://api.constantcontact.com/v2"},
+    "cometly_contacts": {"cometly.api_url": "https://app.cometly.com/public-api/v1"},
+}
+# A check that has no answer by then fails naming the hosts that take no connection (the CDK retries an OAuth
+# token request that cannot connect for 5 minutes; a server that accepts and never answers takes a minute a try).
+CHECK_SECONDS = 40
 
 
 def describe_invalid_config(config: Mapping[str, Any]) -> Optional[str]:
@@ -171,23 +183,35 @@ class SourceContacts(YamlDeclarativeSource):
         for name in self._source_config["check"]["stream_names"]:
             if name not in streams:
                 continue
-            problem = self._describe_unreachable_token_host() if name == "cc_contact_lists" else None
-            if not problem:
-                succeeded, error = CheckStream(stream_names=[name], parameters={}).check_connection(self, logger, self._config)
-                problem = None if succeeded else error
+            problem = self._check_stream(name, logger)
             if not problem and name == "cc_contact_lists":
                 problem = self._describe_unknown_export_lists(streams[name])
             if problem:
                 return AirbyteConnectionStatus(status=Status.FAILED, message=f"{CHECKED_PROVIDER[name]}: {problem}")
         return AirbyteConnectionStatus(status=Status.SUCCEEDED)
 
-    def _describe_unreachable_token_host(self) -> Optional[str]:
-        """Whether the OAuth token endpoint takes connections: the CDK retries a refresh that cannot connect for 5 minutes."""
-        v3 = self._config["constant_contact"]
-        if v3["credentials"].get("auth_type") != "oauth2.0":
-            return None
-        problem = why_host_unreachable(v3.get("token_url") or "https://authz.constantcontact.com/oauth2/default/v1/token")
-        return f"{problem}. Check constant_contact.token_url and that this network can reach it." if problem else None
+    def _check_stream(self, name: str, logger: logging.Logger) -> Optional[str]:
+        """What is wrong according to the manifest's CheckStream on `name`, given CHECK_SECONDS; None when it succeeds."""
+        outcome: List[Any] = []
+        check = CheckStream(stream_names=[name], parameters={})
+        worker = threading.Thread(target=lambda: outcome.append(check.check_connection(self, logger, self._config)), daemon=True)
+        worker.start()
+        worker.join(CHECK_SECONDS)
+        if outcome:
+            succeeded, error = outcome[0]
+            return None if succeeded else str(error)
+        urls = {key: self._setting(key) or default for key, default in CHECKED_URLS[name].items()}
+        if self._setting("constant_contact.credentials", {}).get("auth_type") != "oauth2.0":
+            urls.pop("constant_contact.token_url", None)
+        hosts = {key: urlsplit(url).netloc.rsplit("@", 1)[-1] for key, url in urls.items()}
+        unreachable = [f"could not reach {hosts[key]} ({why}), the host of {key}" for key, url in urls.items() for why in [why_host_unreachable(url)] if why]
+        if unreachable:
+            return f"no answer in {CHECK_SECONDS} s: {'; '.join(unreachable)}. Check that setting and that this network can reach the host."
+        return f"no answer in {CHECK_SECONDS} s from {', '.join(sorted(set(hosts.values())))}, which take connections but do not answer; try again later."
+
+    def _setting(self, key: str, default: Any = None) -> Any:
+        section, name = key.split(".")
+        return (self._config.get(section) or {}).get(name, default)
 
     def _describe_unknown_export_lists(self, contact_lists: Any) -> Optional[str]:
         """Which of constant_contact.export_list_ids the account has no list for (the export job would fail on them)."""
