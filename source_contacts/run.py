@@ -1,10 +1,12 @@
 """Console entry point: the CDK's `launch`, with secrets masked in every message the connector prints."""
 
+import logging
+import re
 import sys
 from typing import Any, Iterable, Optional
 
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
-from airbyte_cdk.logger import PRINT_BUFFER
+from airbyte_cdk.logger import PRINT_BUFFER, AirbyteLogFormatter
 from airbyte_cdk.models import AirbyteMessage, ConnectorSpecification, FailureType, Type
 from airbyte_cdk.sources.utils.schema_helpers import split_config
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
@@ -13,16 +15,30 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from source_contacts.source import SourceContacts, describe_spec_violation
 
 
+# A query parameter that signs or authorizes a URL (X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token, ...).
+_SIGNING_VALUE = re.compile(r"(?i)([?&][\w-]*(?:signature|credential|token)[\w-]*=)[^&\s\"'\\]+")
+
+
+def without_signing_values(text: str) -> str:
+    """`text` with the value of every URL signing parameter replaced by ****: a presigned download URL is a credential,
+    and the job status that hands it out is printed (--debug) before the connector could register it as a secret."""
+    return _SIGNING_VALUE.sub(r"\1****", text)
+
+
+def _filtered(text: Optional[str]) -> Optional[str]:
+    return without_signing_values(filter_secrets(text)) if text else text
+
+
 def masked(message: AirbyteMessage) -> AirbyteMessage:
     """`message` with every registered secret replaced by **** in its free text: what a LOG, an error TRACE or a
     CONNECTION_STATUS says. Other types carry data (records, state, schemas) or, for CONTROL, the rotated
     refresh token the platform must receive."""
     if message.type == Type.LOG and message.log:
-        message.log.message = filter_secrets(message.log.message)
+        message.log.message = _filtered(message.log.message)
         message.log.stack_trace = _filtered(message.log.stack_trace)
     elif message.type == Type.TRACE and message.trace and message.trace.error:
         error = message.trace.error
-        error.message = filter_secrets(error.message)
+        error.message = _filtered(error.message)
         error.internal_message = _filtered(error.internal_message)
         error.stack_trace = _filtered(error.stack_trace)
     elif message.type == Type.CONNECTION_STATUS and message.connectionStatus:
@@ -30,8 +46,12 @@ def masked(message: AirbyteMessage) -> AirbyteMessage:
     return message
 
 
-def _filtered(text: Optional[str]) -> Optional[str]:
-    return filter_secrets(text) if text else text
+class MaskingLogFormatter(AirbyteLogFormatter):
+    """The CDK's log formatter whose lines show no URL signing value: the lines --debug prints hold response bodies
+    and URLs as they are."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return without_signing_values(super().format(record))
 
 
 class MaskingEntrypoint(AirbyteEntrypoint):
@@ -85,6 +105,8 @@ def run() -> None:
         print(MaskingEntrypoint.airbyte_message_to_string(error.as_airbyte_message()))
         sys.exit(1)
     entrypoint = MaskingEntrypoint(source)
+    for handler in logging.getLogger().handlers:  # the CDK's console handler, set up by the entry point
+        handler.setFormatter(MaskingLogFormatter())
     with PRINT_BUFFER:
         for message in entrypoint.run(entrypoint.parse_args(args)):
             print(f"{message}\n", end="")

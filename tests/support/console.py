@@ -9,8 +9,11 @@ from typing import Any, List
 CONSOLE_SCRIPT = Path(sys.executable).parent / "source-contacts"
 
 
-def read_via_console(config: dict, stream: str, folder: Path, sync_mode: str = "full_refresh", state: Any = None) -> subprocess.CompletedProcess:
-    """`source-contacts read` of one stream (`state`: the --state file's JSON, if any); stdout and stderr captured as text."""
+def read_via_console(
+    config: dict, stream: str, folder: Path, sync_mode: str = "full_refresh", state: Any = None, *args: str
+) -> subprocess.CompletedProcess:
+    """`source-contacts read` of one stream (`state`: the --state file's JSON, if any; `args` such as --debug); stdout and
+    stderr captured as text."""
     catalog_file = folder / "catalog.json"
     entry = {"name": stream, "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"]}
     catalog_file.write_text(json.dumps({"streams": [{"stream": entry, "sync_mode": sync_mode, "destination_sync_mode": "append"}]}))
@@ -19,7 +22,7 @@ def read_via_console(config: dict, stream: str, folder: Path, sync_mode: str = "
         state_file = folder / "state.json"
         state_file.write_text(state if isinstance(state, str) else json.dumps(state))
         state_args = ["--state", str(state_file)]
-    return run_console("read", config, folder, "--catalog", str(catalog_file), *state_args)
+    return run_console("read", config, folder, "--catalog", str(catalog_file), *state_args, *args)
 
 
 def run_console(verb: str, config: dict, folder: Path, *args: str) -> subprocess.CompletedProcess:
