@@ -3,7 +3,7 @@
 airbyte-cdk 7.39.1 waits a fixed 5 s between export job polls, fails a job without naming its slice, and
 builds the orchestrator that does both inside ModelToComponentFactory.create_async_retriever, with no hook.
 The source's factory itself is built inside ConcurrentDeclarativeSource.__init__, also with no hook. So:
-- PollingJobOrchestrator overrides two private methods of AsyncJobOrchestrator;
+- PollingJobOrchestrator overrides three private methods of AsyncJobOrchestrator;
 - ContactsComponentFactory gives every AsyncRetriever that orchestrator, and every requester the manifest's
   api_budget wrapped in a PausingApiBudget (public factory methods);
 - use_contacts_component_factory() hands the factory to a source (one private attribute).
@@ -59,6 +59,12 @@ class PollingJobOrchestrator(AsyncJobOrchestrator):
                 return  # our jobs just finished: start the next one at once
         (self._sleep or time.sleep)(self._next_wait)
         self._next_wait = min(self._next_wait * 2, self.MAX_WAIT_SECONDS)
+
+    def _replace_failed_jobs(self, partition: AsyncPartition) -> None:
+        # A job that timed out on its last attempt is left to the partition processing, which fails it naming its
+        # slice: the CDK would try to replace it, raise "Max attempt reached" and loop on that for ever, never waiting.
+        if not partition.has_reached_max_attempt():
+            super()._replace_failed_jobs(partition)
 
     def _process_partitions_with_errors(self, partition: AsyncPartition) -> None:
         super()._process_partitions_with_errors(partition)
