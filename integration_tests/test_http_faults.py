@@ -202,3 +202,16 @@ def test_a_404_on_a_v2_export_file_says_the_file_is_gone_not_to_remove_the_list(
         "export job: the file is gone; run the sync again to export the list anew. Slice: {'list_id': '4'}."
     )
     assert output.errors[0].trace.error.failure_type == FailureType.transient_error
+
+
+def test_a_5xx_storm_is_retried_8_times_with_doubling_waits_then_fails_and_is_never_called_a_rate_limit(emulator: Emulator, sleeps: SleepRecorder) -> None:
+    emulator.faults.server_error("/v2/lists", times=100, status=503)
+
+    output = run_read(emulator_v2_config(emulator), "cc_v2_lists", expecting_exception=True)
+
+    assert [r.status for r in emulator.requests] == [503] * ATTEMPTS
+    assert sleeps.waits == [1, 2, 4, 8, 16, 32, 64, 128]
+    assert stream_error(output, "cc_v2_lists") == (
+        "Exhausted available request attempts. Please see logs for more details. Exception: HTTP Status Code: 503. Error: Service unavailable."
+    )
+    assert [m.log.message for m in output.logs if "rate limit" in m.log.message.lower()] == []
