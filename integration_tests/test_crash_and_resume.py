@@ -8,7 +8,7 @@ import signal
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, List, Optional, Set, Tuple
+from typing import List, Optional, Set, Tuple
 
 import pytest
 

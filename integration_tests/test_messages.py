@@ -1,7 +1,6 @@
 """Messages that say what to fix, through the console script: state files, config keys, time zones, start dates,
 OAuth client credentials, export list ids."""
 
-import json
 from pathlib import Path
 
 import pytest

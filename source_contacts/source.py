@@ -3,7 +3,7 @@
 import logging
 import threading
 from datetime import datetime, timezone
-from typing import Any, Dict, Iterator, List, Mapping, MutableMapping, Optional
+from typing import Any, Dict, Iterator, List, Mapping, Optional
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -13,7 +13,7 @@ from airbyte_cdk.sources.declarative.checks import CheckStream
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from jsonschema import Draft7Validator
-from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.exceptions import best_match
 
 from source_contacts.cdk_hooks import use_contacts_component_factory
 from source_contacts.components.common import why_host_unreachable
