@@ -5,7 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.test.entrypoint_wrapper import _run_command, discover, make_file
+
 from emulator import Emulator
+from source_contacts import SourceContacts
 from tests.support.builders import emulator_v2_config, emulator_v3_config, run_read, stream_error
 from tests.support.console import connection_status, error_traces, read_via_console, run_console
 
@@ -52,12 +56,12 @@ def test_a_cursor_in_the_state_that_is_not_a_date_names_the_stream_the_value_and
 def test_discover_with_a_bad_time_zone_says_what_check_says(tmp_path: Path) -> None:
     config = {"cometly": {"api_key": "cometly-key-1", "timezone": "Mars/Olympus_Mons"}}
 
-    check = run_console("check", config, tmp_path)
-    discover = run_console("discover", config, tmp_path)
+    check = _run_command(SourceContacts(config=config), ["check", "--config", make_file(tmp_path / "config.json", config)])
+    catalog = discover(SourceContacts(config=config), config, expecting_exception=True)
 
     expected = "cometly.timezone 'Mars/Olympus_Mons' is not an IANA time zone; use your Cometly space's time zone, such as UTC or America/New_York."
-    assert connection_status(check.stdout) == {"status": "FAILED", "message": expected}
-    assert [(e["message"], e["failure_type"]) for e in error_traces(discover.stdout)] == [(expected, "config_error")]
+    assert check.connection_status_messages[0].connectionStatus.message == expected
+    assert [(e.trace.error.message, e.trace.error.failure_type) for e in catalog.errors] == [(expected, FailureType.config_error)]
 
 
 @pytest.mark.parametrize(
@@ -69,12 +73,18 @@ def test_discover_with_a_bad_time_zone_says_what_check_says(tmp_path: Path) -> N
          "Config key constant_contact.credentials.client_secret: the value is not of type 'string'."),
     ],
 )
-def test_a_config_that_breaks_the_spec_names_the_key_and_why(tmp_path: Path, config: dict, message: str) -> None:
-    check = run_console("check", config, tmp_path)
-    discover = run_console("discover", config, tmp_path)
+def test_a_config_that_breaks_the_spec_fails_check_naming_the_key_and_why(tmp_path: Path, config: dict, message: str) -> None:
+    assert connection_status(run_console("check", config, tmp_path).stdout) == {"status": "FAILED", "message": message}
 
-    assert connection_status(check.stdout) == {"status": "FAILED", "message": message}
-    assert [e["message"] for e in error_traces(discover.stdout)] == [message]
+
+def test_discover_and_read_with_a_config_that_breaks_the_spec_name_the_key_too(tmp_path: Path) -> None:
+    config = {"cometly": {"api_key": "cometly-key-1", "window_days": 0}}
+
+    discovered = run_console("discover", config, tmp_path)
+    read = read_via_console(config, "cometly_contacts", tmp_path)
+
+    message = "Config key cometly.window_days: 0 is less than the minimum of 1."
+    assert [e["message"] for e in error_traces(discovered.stdout) + error_traces(read.stdout)] == [message, message]
 
 
 def test_check_says_a_start_date_in_the_future_is_in_the_future(emulator: Emulator, tmp_path: Path) -> None:
