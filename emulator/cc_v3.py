@@ -14,8 +14,8 @@ import uuid
 from datetime import timedelta, timezone
 from urllib.parse import parse_qs
 
-from .common import (HttpError, Response, decode_token, encode_token, fmt_s, from_utc_stamp, json_response,
-                     parse_iso)
+from .common import (HttpError, Response, decode_token, encode_token, fmt_ms, fmt_s, from_utc_stamp,
+                     json_response, parse_iso)
 
 CLIENT_ID = "emu-client-id"
 CLIENT_SECRET = "emu-client-secret"
@@ -147,6 +147,10 @@ class CcV3:
             ("GET", r"/v3/contact_lists", self.contact_lists),
             ("GET", r"/v3/contacts", self.contacts),
             ("GET", r"/v3/contact_custom_fields", self.custom_fields),
+            ("GET", r"/v3/contact_tags", self.tags),
+            ("GET", r"/v3/segments", self.segments),
+            ("GET", r"/v3/emails", self.campaigns),
+            ("GET", r"/v3/reports/summary_reports/email_campaign_summaries", self.campaign_summaries),
             ("POST", r"/v3/activities/contact_exports", self.create_export),
             ("GET", r"/v3/activities/(?P<activity_id>[^/]+)", self.activity),
             ("GET", r"/v3/contact_exports/(?P<file_id>[^/]+)", self.export_file),
@@ -195,26 +199,108 @@ class CcV3:
                               "country_code": "US", "state_code": "MA", "organization_name": "Emulated Flowers, Inc.",
                               "time_zone_id": "America/New_York", "website": "https://www.example.com"})
 
-    def custom_fields(self, req):
-        keys = ("custom_field_id", "label", "name", "type")
-        return json_response({"custom_fields": [{k: f[k] for k in keys} for f in self.data.cc_v3_custom_fields]})
-
-    def contact_lists(self, req):
+    def _page(self, req, path, rows, max_limit, default_limit=50, filters=lambda req: {}):
+        """One page of `rows(state)` and the `_links` that lead to the next. The first page reads `limit` and the
+        `filters` from the query; the next page's href carries them in an opaque cursor."""
         token = req.query.get("cursor")
         if token:
             state = decode_token(token)
             if not state or "offset" not in state:
                 raise _bad("cursor is invalid")
-            limit, offset = state["limit"], state["offset"]
         else:
-            limit, offset = _int_param(req, "limit", 50, 1, 1000), 0
+            state = {"limit": _int_param(req, "limit", default_limit, 1, max_limit), "offset": 0, **filters(req)}
         with self.data.lock:
-            lists = [dict(lst) for lst in self.data.cc_v3_lists]
-        body = {"lists": lists[offset:offset + limit], "lists_count": len(lists)}
-        if offset + limit < len(lists):
-            nxt = encode_token({"offset": offset + limit, "limit": limit})
-            body["_links"] = {"next": {"href": f"/v3/contact_lists?cursor={nxt}"}}
-        return json_response(body)
+            selected = [dict(row) for row in rows(state)]
+        offset, limit = state["offset"], state["limit"]
+        links = {}
+        if offset + limit < len(selected):
+            nxt = encode_token({**state, "offset": offset + limit})
+            links["_links"] = {"next": {"href": f"{path}?cursor={nxt}"}}
+        return selected[offset:offset + limit], links
+
+    def custom_fields(self, req):
+        page, links = self._page(req, "/v3/contact_custom_fields", lambda state: self.data.cc_v3_custom_fields, 100)
+        return json_response({"custom_fields": page, **links})
+
+    def tags(self, req):
+        def rows(state):
+            if not state["include_count"]:
+                return self.data.cc_v3_tags
+            counts = self.data.v3_tag_counts()
+            return [{**tag, "contacts_count": counts[tag["tag_id"]]} for tag in self.data.cc_v3_tags]
+
+        def include_count(req):
+            value = req.query.get("include_count", "false")
+            if value not in ("true", "false"):
+                raise _bad("include_count must be true or false")
+            return {"include_count": value == "true"}
+
+        page, links = self._page(req, "/v3/contact_tags", rows, 500, filters=include_count)
+        return json_response({"tags": page, **links})
+
+    def segments(self, req):
+        def sort_by(req):
+            value = req.query.get("sort_by", "date")
+            if value not in ("date", "name"):
+                raise _bad("sort_by must be date or name")
+            return {"sort_by": value}
+
+        def rows(state):   # by date: the most recently edited first; by name: ascending
+            if state["sort_by"] == "name":
+                return sorted(self.data.cc_v3_segments, key=lambda s: (s["name"], s["segment_id"]))
+            return sorted(self.data.cc_v3_segments, key=lambda s: (s["edited_at"], s["segment_id"]), reverse=True)
+
+        page, links = self._page(req, "/v3/segments", rows, 1000, default_limit=1000, filters=sort_by)
+        return json_response({"segments": page, **links})
+
+    def campaigns(self, req):
+        """Every campaign, Removed (deleted) ones included, the most recently updated first; after_date and
+        before_date bound updated_at (both inclusive here, like updated_after on /contacts)."""
+        def dates(req):   # as campaign stamps (milliseconds), to compare as strings
+            parsed = {name: self._date_param(req, name) for name in ("after_date", "before_date")}
+            return {name: dt and fmt_ms(dt) for name, dt in parsed.items()}
+
+        def rows(state):
+            after, before = state["after_date"], state["before_date"]
+            chosen = [c for c in self.data.cc_v3_campaigns
+                      if (not after or c["updated_at"] >= after) and (not before or c["updated_at"] <= before)]
+            return sorted(chosen, key=lambda c: (c["updated_at"], c["campaign_id"]), reverse=True)
+
+        page, links = self._page(req, "/v3/emails", rows, 500, filters=dates)
+        return json_response({"campaigns": page, **links})
+
+    def campaign_summaries(self, req):
+        def rows(state):   # the most recently sent first
+            return sorted(self.data.cc_v3_campaign_summaries, key=lambda s: (s["last_sent_date"], s["campaign_id"]),
+                          reverse=True)
+
+        page, links = self._page(req, "/v3/reports/summary_reports/email_campaign_summaries", rows, 500)
+        return json_response({"bulk_email_campaign_summaries": page,
+                              "aggregate_percents": self._aggregate_percents(page), **links})
+
+    @staticmethod
+    def _aggregate_percents(summaries):
+        """The page's rates, in percent of its sends, as the report's aggregate_percents."""
+        sends = sum(s["unique_counts"]["sends"] for s in summaries) or 1
+        rates = {"click": "clicks", "open": "opens", "did_not_open": "not_opened", "bounce": "bounces",
+                 "unsubscribe": "optouts"}
+        return {rate: round(100 * sum(s["unique_counts"][count] for s in summaries) / sends, 1)
+                for rate, count in rates.items()}
+
+    @staticmethod
+    def _date_param(req, name):
+        """A date-time query parameter as an aware UTC datetime, or None when absent; a 400 when it does not parse."""
+        raw = req.query.get(name)
+        if not raw:
+            return None
+        dt = parse_iso(raw)
+        if dt is None:
+            raise _bad(f"{name} must be an ISO-8601 date-time")
+        return dt
+
+    def contact_lists(self, req):
+        page, links = self._page(req, "/v3/contact_lists", lambda state: self.data.cc_v3_lists, 1000)
+        return json_response({"lists": page, "lists_count": len(self.data.cc_v3_lists), **links})
 
     def contacts(self, req):
         token = req.query.get("cursor")
@@ -223,9 +309,12 @@ class CcV3:
             if not state or "after" not in state:
                 raise _bad("cursor is invalid")
         else:
+            # `*_after` bounds are inclusive, `*_before` bounds exclusive.
             state = {"limit": _int_param(req, "limit", 50, 1, 500), "after": None,
-                     "since": self._updated_after(req), "include": self._includes(req),
-                     "status": req.query.get("status") or "all"}
+                     "since": self._stamp_param(req, "updated_after"), "until": self._stamp_param(req, "updated_before"),
+                     "optout_after": self._stamp_param(req, "optout_after"),
+                     "optout_before": self._stamp_param(req, "optout_before"),
+                     "include": self._includes(req), "status": req.query.get("status") or "all"}
             if state["status"] not in STATUS_FILTERS:
                 raise _bad("status is invalid")
         keys, ordered = self.data.v3_sorted()
@@ -236,9 +325,11 @@ class CcV3:
             start = bisect.bisect_left(keys, (state["since"], ""))
         else:
             start = 0
-        wanted = self._status_test(state["status"])
+        wanted = self._filter(state)
         page, more = [], False
         for contact in ordered[start:]:
+            if state.get("until") and contact["updated_at"] >= state["until"]:
+                break
             if not wanted(contact):
                 continue
             if len(page) == state["limit"]:
@@ -258,10 +349,23 @@ class CcV3:
 
     def _count(self, keys, ordered, state):
         start = bisect.bisect_left(keys, (state["since"], "")) if state["since"] else 0
-        if state["status"] == "all":
-            return len(ordered) - start
+        end = bisect.bisect_left(keys, (state["until"], "")) if state.get("until") else len(ordered)
+        if state["status"] == "all" and not (state.get("optout_after") or state.get("optout_before")):
+            return end - start
+        wanted = self._filter(state)
+        return sum(1 for c in ordered[start:end] if wanted(c))
+
+    def _filter(self, state):
+        """The status test, and the opt-out date window when one is asked for."""
         wanted = self._status_test(state["status"])
-        return sum(1 for c in ordered[start:] if wanted(c))
+        low, high = state.get("optout_after"), state.get("optout_before")
+        if not (low or high):
+            return wanted
+
+        def opted_out_in_window(contact):
+            date = contact["email_address"].get("opt_out_date")
+            return bool(date) and (not low or date >= low) and (not high or date < high) and wanted(contact)
+        return opted_out_in_window
 
     def _status_test(self, status):
         if status == "all":
@@ -269,15 +373,12 @@ class CcV3:
         target = "removed" if status in ("deleted", "removed") else status
         return lambda c: self.data.v3_status(c) == target
 
-    @staticmethod
-    def _updated_after(req):
-        raw = req.query.get("updated_after")
-        if not raw:
-            return None
-        dt = parse_iso(raw)
+    def _stamp_param(self, req, name):
+        """A date-time query parameter as the stored whole-second form, or None when absent."""
+        dt = self._date_param(req, name)
         if dt is None:
-            raise _bad("updated_after must be an ISO-8601 date-time")
-        if dt.microsecond:   # stored stamps are whole seconds: >= 12.5 means >= 13
+            return None
+        if dt.microsecond:   # stored stamps are whole seconds: >= 12.5 means >= 13, < 12.5 means < 13
             dt = dt.replace(microsecond=0) + timedelta(seconds=1)
         return fmt_s(dt)
 

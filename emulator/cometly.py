@@ -118,16 +118,18 @@ class Cometly:
         tz = self.data.cometly_tz
         return tuple(parsed[n].replace(tzinfo=tz).astimezone(UTC) for n in ("start_date", "end_date"))
 
-    def _line(self, contact, tokens: bool, emails: bool, store: bool = True) -> bytes:
+    def _line(self, contact, tokens: bool, emails: bool, store: bool = True, custom_fields: bool = False) -> bytes:
         """Compact JSON of one contact as both the list endpoint and the export file show it."""
         def view():
-            out = {k: v for k, v in contact.items() if k not in ("comet_tokens", "all_emails")}
+            out = {k: v for k, v in contact.items() if k not in ("comet_tokens", "all_emails", "profile_fields")}
             if tokens:
                 out["comet_tokens"] = contact["comet_tokens"]
             if emails:
                 out["all_emails"] = contact["all_emails"]
+            if custom_fields:
+                out.update(contact["profile_fields"])
             return out
-        return self.data.encoded(("cometly", contact["id"], tokens, emails), view, store)
+        return self.data.encoded(("cometly", contact["id"], tokens, emails, custom_fields), view, store)
 
     # ------------------------------------------------------------ list
 
@@ -140,6 +142,7 @@ class Cometly:
         if not 1 <= per_page <= MAX_PER_PAGE:
             raise _unprocessable({"per_page": [f"The per page field must be between 1 and {MAX_PER_PAGE}."]})
         tokens, emails = _flag(req.query.get("include_comet_tokens", 0)), _flag(req.query.get("include_all_emails", 0))
+        custom_fields = _flag(req.query.get("include_custom_fields", 0))
         keys, ordered = self.data.cometly_sorted()
         lo, hi = self.data.cometly_range(start, end, keys)   # one consistent snapshot
         if req.query.get("cursor"):
@@ -160,7 +163,7 @@ class Cometly:
         meta = json.dumps({"path": path, "per_page": per_page, "next_cursor": next_cursor,
                            "next_page_url": next_url, "prev_cursor": None, "prev_page_url": None},
                           separators=(",", ":"))
-        body = b'{"data":[%s],%s' % (b",".join(self._line(c, tokens, emails) for c in page), meta[1:].encode())
+        body = b'{"data":[%s],%s' % (b",".join(self._line(c, tokens, emails, custom_fields=custom_fields) for c in page), meta[1:].encode())
         return Response(200, body)
 
     # ------------------------------------------------------------ export

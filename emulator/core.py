@@ -97,8 +97,26 @@ class Emulator:
     def touch_v3_contacts(self, contact_ids, at=None):
         return self.data.touch_v3_contacts(contact_ids, at)
 
+    def opt_out_v3_contacts(self, contact_ids, at=None):
+        return self.data.opt_out_v3_contacts(contact_ids, at)
+
     def touch_v3_lists(self, list_ids, at=None):
         return self.data.touch_v3_lists(list_ids, at)
+
+    def touch_v3_custom_fields(self, custom_field_ids, at=None):
+        return self.data.touch_v3_custom_fields(custom_field_ids, at)
+
+    def touch_v3_tags(self, tag_ids, at=None):
+        return self.data.touch_v3_tags(tag_ids, at)
+
+    def touch_v3_segments(self, segment_ids, at=None):
+        return self.data.touch_v3_segments(segment_ids, at)
+
+    def touch_v3_campaigns(self, campaign_ids, at=None):
+        return self.data.touch_v3_campaigns(campaign_ids, at)
+
+    def remove_v3_campaigns(self, campaign_ids, at=None):
+        return self.data.remove_v3_campaigns(campaign_ids, at)
 
     def add_cometly_contacts(self, n=1, at=None):
         return self.data.add_cometly_contacts(n, at)

@@ -16,12 +16,14 @@ import unicodedata
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from .common import UTC, as_utc, fmt_ms, fmt_s, fmt_us
+from .common import UTC, as_utc, fmt_ms, fmt_s, fmt_us, from_utc_stamp
 
 DEFAULT_SIZES = {
     "cc_v2_list_members": {"1": 1203, "2": 57, "3": 0, "4": 4},
     "cc_v3_contacts": 1234,
     "cc_v3_lists": 25,
+    "cc_v3_segments": 1100,     # two pages of 1000
+    "cc_v3_campaigns": 1100,    # three pages of 500; the sent ones have a summary
     "cometly_contacts": 3000,
 }
 
@@ -55,8 +57,18 @@ V2_LIST_NAMES = {"1": "Key Accounts", "2": "Newsletter Subscribers", "3": "Empty
 V3_CUSTOM_FIELDS = [("favorite_color", "Favorite Color"), ("shoe_size", "Shoe Size"),
                     ("referral_code", "Referral Code")]
 COLORS = ["blue", "red", "green", 'sea "foam" green', "black, matte", "ochre"]
+V3_TAGS = [("VIP", "Shopify"), ("Trade show 2024", "Eventbrite"), ("Volunteer", "Import"), ("Loyalty card", "Shopify"),
+           ("Webinar attendee", "Zoom"), ("Churn risk", "Salesforce")]
+SEGMENT_NAMES = ["Engaged openers", "Clicked twice", "Lapsed 90 days", "New this month", "VIP buyers", "Never opened"]
+# v3 campaign `type`, its `type_code`, and the `campaign_type` its summary report shows.
+CAMPAIGN_TYPES = [("NEWSLETTER", 10, "Newsletter"), ("CUSTOM_CODE_EMAIL", 26, "Custom Code Email"),
+                  ("ANNOUNCEMENT", 11, "Announcement"), ("EVENT_ANNOUNCEMENT", 20, "Event Announcement"),
+                  ("SALE_PROMOTION", 22, "Sale Promotion"), ("AB_TEST", 57, "A/B Test")]
+CAMPAIGN_STATUSES = {"Done": 70, "Draft": 14, "Scheduled": 3, "Error": 2, "Removed": 11}
 
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+CONFIGURED_PROFILE_SLOTS = {1, 2, 5, 16, 18, 26, 27}   # Cometly custom profile slots the emulated space uses
+PROFILE_TEXTS = ["Premium", "Basic", "Trial", "Enterprise, annual", 'Referral "friend"', "Café", ""]
 HORIZON = datetime(2025, 10, 1, tzinfo=UTC)
 
 
@@ -75,7 +87,11 @@ class Dataset:
     cc_v2_date_added   (list id, contact id) -> datetime the contact joined the list
     cc_v3_lists        v3 contact_list dicts
     cc_v3_contacts     v3 contact dicts with every sub-resource (the API strips non-included ones)
-    cc_v3_custom_fields  [{"custom_field_id","name","label","type"}]
+    cc_v3_custom_fields  v3 custom field definitions
+    cc_v3_tags         v3 tag dicts (no contacts_count: the API counts taggings when asked)
+    cc_v3_segments     v3 segment dicts, ordered by segment_id
+    cc_v3_campaigns    v3 email campaign dicts, Removed ones included
+    cc_v3_campaign_summaries  one summary report per campaign that was sent, ordered by campaign_id
     cometly_contacts   Cometly contact dicts incl. comet_tokens and all_emails, ordered by (created_at, id)
     """
 
@@ -296,9 +312,15 @@ class Dataset:
 
     def _build_v3(self, rng):
         n_lists, n_contacts = int(self.sizes["cc_v3_lists"]), int(self.sizes["cc_v3_contacts"])
-        self.cc_v3_custom_fields = [{"custom_field_id": self._uuid(rng), "name": name, "label": label,
-                                     "type": "string"} for name, label in V3_CUSTOM_FIELDS]
-        self.cc_v3_tags = [self._uuid(rng) for _ in range(6)]
+        # Ids come from `rng` (the contacts reference them); the rest from its own generator.
+        marketing = random.Random(f"{self.seed}:v3-marketing")
+        self.cc_v3_custom_fields = [{"custom_field_id": self._uuid(rng), "label": label, "name": name,
+                                     "type": "string", **self._v3_stamps(marketing)}
+                                    for name, label in V3_CUSTOM_FIELDS]
+        self.cc_v3_tags = [{"tag_id": self._uuid(rng), "name": name, "tag_source": source, **self._v3_stamps(marketing)}
+                           for name, source in V3_TAGS]
+        self._share_newest(self.cc_v3_custom_fields, "updated_at")
+        self._share_newest(self.cc_v3_tags, "updated_at")
         self.cc_v3_lists = []
         for i in range(n_lists):
             created = self._when(rng, EPOCH, datetime(2024, 9, 1, tzinfo=UTC))
@@ -323,6 +345,63 @@ class Dataset:
         stamps.sort()
         self.cc_v3_contacts = [self._v3_new_contact(rng, updated) for updated in stamps]
         self._v3_recount_lists()
+        # Some opted out after their last update, which the API does not count as one: updated_at stays.
+        late = random.Random(f"{self.seed}:v3-late-optouts")
+        for contact in self.cc_v3_contacts:
+            if contact["email_address"].get("opt_out_date") and late.random() < 0.4:
+                opted_out = self._when(late, from_utc_stamp(contact["updated_at"]), HORIZON)
+                contact["email_address"]["opt_out_date"] = contact["email_address"]["updated_at"] = fmt_s(opted_out)
+        self._build_v3_segments(marketing)
+        self._build_v3_campaigns(marketing)
+
+    def _v3_stamps(self, rng) -> dict:
+        created = self._when(rng, EPOCH - timedelta(days=400), EPOCH)
+        return {"created_at": fmt_s(created), "updated_at": fmt_s(self._when(rng, created, HORIZON))}
+
+    @staticmethod
+    def _share_newest(records: list, field: str) -> None:
+        """The newest two records share their stamp, so an inclusive cursor's boundary holds more than one."""
+        newest = sorted(records, key=lambda r: r[field])[-2:]
+        newest[0][field] = newest[-1][field]
+
+    def _build_v3_segments(self, rng):
+        self.cc_v3_segments = []
+        for i in range(int(self.sizes["cc_v3_segments"])):
+            created = self._when(rng, EPOCH, datetime(2025, 6, 1, tzinfo=UTC))
+            self.cc_v3_segments.append({
+                "name": f"{self._pick(rng, SEGMENT_NAMES)} {i + 1:04d}",
+                "segment_id": 101 + i,
+                "created_at": fmt_s(created),
+                "edited_at": fmt_s(self._when(rng, created, HORIZON)),
+            })
+        self._share_newest(self.cc_v3_segments, "edited_at")
+
+    def _build_v3_campaigns(self, rng):
+        """Campaigns (stamps with milliseconds, as the API documents them) and the summary of each sent one."""
+        self.cc_v3_campaigns, self.cc_v3_campaign_summaries = [], []
+        for i in range(int(self.sizes["cc_v3_campaigns"])):
+            created = self._when(rng, EPOCH, datetime(2025, 6, 1, tzinfo=UTC), ms=True)
+            updated = self._when(rng, created, HORIZON, ms=True)
+            kind, code, report_type = self._pick(rng, CAMPAIGN_TYPES)
+            status = rng.choices(list(CAMPAIGN_STATUSES), list(CAMPAIGN_STATUSES.values()))[0]
+            campaign = {"campaign_id": self._uuid(rng), "created_at": fmt_ms(created), "current_status": status,
+                        "name": f"{report_type} {created:%B %Y} #{i + 1}", "type": kind, "type_code": code,
+                        "updated_at": fmt_ms(updated)}
+            self.cc_v3_campaigns.append(campaign)
+            if status == "Done" or (status == "Removed" and rng.random() < 0.5):   # sent, some removed since
+                self.cc_v3_campaign_summaries.append(
+                    self._v3_summary(rng, campaign["campaign_id"], report_type, self._when(rng, created, updated)))
+        self._share_newest(self.cc_v3_campaigns, "updated_at")
+        self.cc_v3_campaign_summaries.sort(key=lambda s: s["campaign_id"])
+
+    def _v3_summary(self, rng, campaign_id: str, campaign_type: str, sent: datetime) -> dict:
+        sends = rng.randint(20, 5000)
+        bounces = rng.randint(0, sends // 20)
+        opens = rng.randint(0, sends - bounces)
+        return {"campaign_id": campaign_id, "campaign_type": campaign_type, "last_sent_date": fmt_ms(sent),
+                "unique_counts": {"sends": sends, "opens": opens, "clicks": rng.randint(0, opens),
+                                  "forwards": rng.randint(0, opens // 10), "optouts": rng.randint(0, opens // 20),
+                                  "abuse": rng.randint(0, 2), "bounces": bounces, "not_opened": sends - bounces - opens}}
 
     def _v3_new_contact(self, rng, updated: datetime, created: datetime | None = None) -> dict:
         created = created or self._when(rng, EPOCH - timedelta(days=400), updated)
@@ -368,7 +447,7 @@ class Dataset:
                                   "postal_code": postal, "country": country, "created_at": c_s,
                                   "updated_at": u_s}]
             if rng.random() < 0.5 else [],
-            "taggings": rng.sample(self.cc_v3_tags, self._pick(rng, [0, 0, 1, 2])),
+            "taggings": [t["tag_id"] for t in rng.sample(self.cc_v3_tags, self._pick(rng, [0, 0, 1, 2]))],
             "notes": [{"note_id": self._uuid(rng), "created_at": c_s, "content": self._pick(rng, NOTE_TEXTS)}]
             if rng.random() < 0.15 else [],
         }
@@ -428,17 +507,64 @@ class Dataset:
             self._bump()
             return touched
 
-    def touch_v3_lists(self, list_ids, at: datetime | None = None) -> list[dict]:
-        """Stamp these lists' updated_at with `at`."""
+    def _change_v3(self, records: list, id_key: str, ids, **changes) -> list[dict]:
+        """Apply `changes` to the records whose `id_key` is in `ids`; returns them in the order of `ids`."""
+        with self.lock:
+            by_id = {r[id_key]: r for r in records}
+            changed = [by_id[i] for i in ids]
+            for record in changed:
+                record.update(changes)
+            self._bump()
+            return changed
+
+    def opt_out_v3_contacts(self, contact_ids, at: datetime | None = None) -> list[dict]:
+        """Unsubscribe these contacts' emails at `at`, as the API records it: the email's opt_out_date and
+        updated_at move, the contact's top-level updated_at does not."""
         stamp = fmt_s(as_utc(at))
         with self.lock:
-            by_id = {lst["list_id"]: lst for lst in self.cc_v3_lists}
+            by_id = {c["contact_id"]: c for c in self.cc_v3_contacts}
             touched = []
-            for lid in list_ids:
-                by_id[lid]["updated_at"] = stamp
-                touched.append(by_id[lid])
+            for cid in contact_ids:
+                email = by_id[cid]["email_address"]
+                email.update(permission_to_send="unsubscribed", opt_out_source="Contact", opt_out_date=stamp, updated_at=stamp)
+                touched.append(by_id[cid])
             self._bump()
             return touched
+
+    def touch_v3_lists(self, list_ids, at: datetime | None = None) -> list[dict]:
+        """Stamp these lists' updated_at with `at`."""
+        return self._change_v3(self.cc_v3_lists, "list_id", list_ids, updated_at=fmt_s(as_utc(at)))
+
+    def touch_v3_custom_fields(self, custom_field_ids, at: datetime | None = None) -> list[dict]:
+        """Stamp these custom fields' updated_at with `at` (a renamed label, say)."""
+        return self._change_v3(self.cc_v3_custom_fields, "custom_field_id", custom_field_ids,
+                               updated_at=fmt_s(as_utc(at)))
+
+    def touch_v3_tags(self, tag_ids, at: datetime | None = None) -> list[dict]:
+        """Stamp these tags' updated_at with `at`."""
+        return self._change_v3(self.cc_v3_tags, "tag_id", tag_ids, updated_at=fmt_s(as_utc(at)))
+
+    def touch_v3_segments(self, segment_ids, at: datetime | None = None) -> list[dict]:
+        """Stamp these segments' edited_at with `at` (their name or criteria changed)."""
+        return self._change_v3(self.cc_v3_segments, "segment_id", segment_ids, edited_at=fmt_s(as_utc(at)))
+
+    def touch_v3_campaigns(self, campaign_ids, at: datetime | None = None) -> list[dict]:
+        """Stamp these campaigns' updated_at with `at`."""
+        return self._change_v3(self.cc_v3_campaigns, "campaign_id", campaign_ids, updated_at=fmt_ms(as_utc(at)))
+
+    def remove_v3_campaigns(self, campaign_ids, at: datetime | None = None) -> list[dict]:
+        """Delete these campaigns as a user does: they stay listed, `Removed`, updated at `at`."""
+        return self._change_v3(self.cc_v3_campaigns, "campaign_id", campaign_ids, current_status="Removed",
+                               updated_at=fmt_ms(as_utc(at)))
+
+    def v3_tag_counts(self) -> dict:
+        """tag_id -> how many contacts carry the tag (the API's contacts_count)."""
+        with self.lock:
+            counts = dict.fromkeys((t["tag_id"] for t in self.cc_v3_tags), 0)
+            for contact in self.cc_v3_contacts:
+                for tag_id in contact["taggings"]:
+                    counts[tag_id] += 1
+            return counts
 
     # ================================================================ Cometly
 
@@ -485,9 +611,27 @@ class Dataset:
             "updated_at": fmt_us(self._when(rng, created, created + timedelta(days=30))),
             "comet_tokens": [f"ct_{rng.getrandbits(64):016x}" for _ in range(self._pick(rng, [0, 1, 3, 5]))],
             "all_emails": ([email] if email else []) + extra,
+            "profile_fields": self._cometly_profile_fields(random.Random(f"{self.seed}:cometly-profile:{cid}")),
         }
         self.cometly_contacts.append(contact)
         return contact
+
+    @staticmethod
+    def _cometly_profile_fields(rng) -> dict:
+        """The 30 custom profile slots (1-15 text, 16-25 numbers, 26-30 dates); the space configures a few of each,
+        and a contact fills some of those. Drawn from their own generator so the rest of the data stays put."""
+        slots = {}
+        for n in range(1, 31):
+            value = None
+            if n in CONFIGURED_PROFILE_SLOTS and rng.random() < 0.7:
+                if n <= 15:
+                    value = rng.choice(PROFILE_TEXTS)
+                elif n <= 25:
+                    value = rng.choice([rng.randint(0, 500), round(rng.uniform(0, 10_000), 2)])
+                else:
+                    value = (EPOCH + timedelta(days=rng.randrange(-3650, 600))).date().isoformat()
+            slots[f"profile_field_{n}"] = value
+        return slots
 
     def cometly_sorted(self):
         """(keys, contacts) ordered by (created_at, id)."""

@@ -6,7 +6,7 @@ from unittest import TestCase
 from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
 
-from tests.support.builders import V2_URL, final_state, per_partition_state, run_read, stream_error, v2_config
+from tests.support.builders import V2_URL, final_state, per_partition_state, run_read, stream_error, stream_state, v2_config
 
 STREAM = "cc_v2_list_contacts"
 START = "2024-01-01T00:00:00.000Z"
@@ -60,6 +60,18 @@ class CcV2ListContactsTest(TestCase):
         cursors = {s["partition"]["list_id"]: s["cursor"]["updated_at"] for s in final_state(output)["states"]}
         # The newest updated_at emitted per list: never the sync's start, never past what was read.
         assert cursors == {"1": "2025-02-01T00:00:00.000Z", "2": "2024-06-01T00:00:00.000Z"}
+
+    @HttpMocker()
+    def test_a_list_seen_for_the_first_time_starts_at_start_date_not_at_the_other_lists_cursor(self, http_mocker: HttpMocker) -> None:
+        # As the CDK writes it after a sync of list 1: per-list cursors plus a fallback cursor for new lists.
+        saved = {"states": [{"partition": {"list_id": "1"}, "cursor": {"updated_at": "2025-01-01T00:00:00.000Z"}}],
+                 "state": {"updated_at": "2025-01-01T00:00:00.000Z"}, "lookback_window": 3, "use_global_cursor": False}
+        http_mocker.get(_members_request("1", modified_since="2025-01-01T00:00:00.000Z"), _page([]))
+        http_mocker.get(_members_request("2"), _page([_member("21", "2024-06-01T00:00:00.000Z")]))
+
+        output = run_read(v2_config(list_ids=["1", "2"]), STREAM, SyncMode.incremental, state=stream_state(STREAM, saved))
+
+        assert [(r.record.data["list_id"], r.record.data["id"]) for r in output.records] == [("2", "21")]
 
     @HttpMocker()
     def test_every_list_is_read_when_list_ids_is_omitted(self, http_mocker: HttpMocker) -> None:

@@ -16,8 +16,9 @@ AUTH = {"Authorization": "Bearer test-cometly-key"}
 pytestmark = pytest.mark.usefixtures("sync_started_at")
 
 
-def _request(start: str, end: str, cursor: str = "", tokens: str = "0", emails: str = "0") -> HttpRequest:
-    params = {"per_page": "5000", "include_comet_tokens": tokens, "include_all_emails": emails, "start_date": start, "end_date": end}
+def _request(start: str, end: str, cursor: str = "", tokens: str = "0", emails: str = "0", custom_fields: str = "1") -> HttpRequest:
+    params = {"per_page": "5000", "include_comet_tokens": tokens, "include_all_emails": emails, "include_custom_fields": custom_fields,
+              "start_date": start, "end_date": end}
     if cursor:
         params["cursor"] = cursor
     return HttpRequest(f"{COMETLY_URL}/contacts", query_params=params, headers=AUTH)
@@ -79,3 +80,21 @@ def test_a_state_at_the_sync_start_sends_no_empty_window() -> None:
 
     assert output.records == []
     assert output.errors == []
+
+
+def test_custom_profile_fields_come_by_their_slot_names_unless_turned_off() -> None:
+    slots = {"profile_field_1": "Premium", "profile_field_16": 42, "profile_field_26": "2023-05-01", "profile_field_2": None}
+    page = {"data": [{"id": 5, "created_at": "2024-03-20T11:00:00.000000Z", **slots}], "next_cursor": None}
+    state = stream_state(STREAM, {"created_at": "2024-03-20T11:00:00Z"})
+    window = ("2024-03-20 11:00:00", "2024-03-20 12:00:00")
+    with StrictHttpMocker() as http_mocker:
+        http_mocker.get(_request(*window), HttpResponse(json.dumps(page), 200))
+        output = run_read(cometly_config(), STREAM, SyncMode.incremental, state=state)
+    with StrictHttpMocker() as http_mocker:
+        http_mocker.get(_request(*window, custom_fields="0"), _page([(5, "2024-03-20T11:00:00.000000Z")]))
+        run_read(cometly_config(include_custom_fields=False), STREAM, SyncMode.incremental, state=state)
+
+    [record] = [r.record.data for r in output.records]
+    # A null slot is left out of the record, like every null field.
+    assert {k: v for k, v in record.items() if k.startswith("profile_field_")} == {"profile_field_1": "Premium", "profile_field_16": 42,
+                                                                                 "profile_field_26": "2023-05-01"}

@@ -1,4 +1,4 @@
-"""What YAML cannot say for Constant Contact v2 and v3: CSV export decoding, fixed access tokens, list partitions."""
+"""What YAML cannot say for Constant Contact v2 and v3: CSV export decoding, fixed access tokens, opt-outs, list partitions and their state."""
 
 import csv
 import io
@@ -6,6 +6,7 @@ import re
 from dataclasses import InitVar, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Iterator, List, Mapping, MutableMapping, Optional
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
 
@@ -13,8 +14,10 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.auth.declarative_authenticator import DeclarativeAuthenticator
 from airbyte_cdk.sources.declarative.decoders.decoder import Decoder
 from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
+from airbyte_cdk.sources.declarative.migrations.state_migration import StateMigration
 from airbyte_cdk.sources.declarative.partition_routers.partition_router import PartitionRouter
-from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
+from airbyte_cdk.sources.declarative.requesters.paginators.strategies.pagination_strategy import PaginationStrategy
+from airbyte_cdk.sources.types import Config, Record, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 # Both CSV forms the APIs write (`2018-11-29 15:10:15 -0500`, `2019-11-25T16:29:13.057 -0500`) and RFC 3339.
@@ -241,3 +244,86 @@ class V2ListPartitionRouter(PartitionRouter):
 
     def get_request_body_json(self, **kwargs: Any) -> Mapping[str, Any]:
         return {}
+
+
+class _WindowQueryPage(str):
+    """A page link of one window's query; as a str it is the request path, and it remembers which query it pages."""
+
+    window_query: str  # URL of the first page of the window's updated_at query
+    opt_outs: bool  # whether this pages the window's opt-out query
+
+    @classmethod
+    def of(cls, link: str, window_query: str, opt_outs: bool) -> "_WindowQueryPage":
+        page = cls(link)
+        page.window_query, page.opt_outs = window_query, opt_outs
+        return page
+
+
+@dataclass
+class OptOutsPagination(PaginationStrategy):
+    """Follows `_links.next.href`; after a window's last page, reads the contacts who opted out in that window.
+
+    Constant Contact can leave a contact's `updated_at` alone when its email opts out, so `updated_after` misses
+    the opt-out. After the window's `updated_after=A&updated_before=B` query comes the same query with
+    `optout_after=A&optout_before=B&updated_before=A`: the contacts who opted out in the window and whose
+    `updated_at` is older than it. The others are read anyway: by this window's query, or by the later window that
+    holds their `updated_at`. So no opt-out is missed, none is read twice, and no contact of the opt-out query can
+    move the state past data not read yet. The query each page belongs to travels in the page token, as the CDK
+    wants of a strategy that paginates several partitions at once.
+    """
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+
+    @property
+    def initial_token(self) -> Optional[Any]:
+        return None
+
+    def get_page_size(self) -> Optional[int]:
+        return None
+
+    def next_page_token(
+        self,
+        response: requests.Response,
+        last_page_size: int,
+        last_record: Optional[Record],
+        last_page_token_value: Optional[Any] = None,
+        page_size_override: Optional[int] = None,
+    ) -> Optional[_WindowQueryPage]:
+        window_query = getattr(last_page_token_value, "window_query", None) or response.request.url
+        opt_outs = getattr(last_page_token_value, "opt_outs", False)
+        link = ((response.json().get("_links") or {}).get("next") or {}).get("href")
+        if link:
+            return _WindowQueryPage.of(link, window_query, opt_outs)
+        if opt_outs:
+            return None
+        return _WindowQueryPage.of(opt_outs_query(window_query), window_query, opt_outs=True)
+
+
+def opt_outs_query(window_query: str) -> str:
+    """`/v3/contacts?...&updated_after=A&updated_before=B` -> the same path and query for the contacts who opted out
+    in [A, B) and were last updated before A: optout_after=A&optout_before=B&updated_before=A."""
+    url = urlsplit(window_query)
+    query = dict(parse_qsl(url.query))
+    start = query.pop("updated_after")
+    query.update(optout_after=start, optout_before=query["updated_before"], updated_before=start)
+    return f"{url.path}?{urlencode(query)}"
+
+
+@dataclass
+class FirstSeenListsStartAtStartDate(StateMigration):
+    """Per-list state without the CDK's fallback cursor, so that a list seen for the first time starts at start_date.
+
+    The CDK's per-partition cursor starts a partition missing from `states` at the global cursor (the newest value
+    of all lists), which would skip every member of a list just added to list_ids (or new in the account) that
+    changed before the other lists' newest change.
+    """
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+
+    def should_migrate(self, stream_state: Mapping[str, Any]) -> bool:
+        return "states" in stream_state and "state" in stream_state and not stream_state.get("use_global_cursor")
+
+    def migrate(self, stream_state: Mapping[str, Any]) -> Mapping[str, Any]:
+        return {key: value for key, value in stream_state.items() if key != "state"}

@@ -1,7 +1,10 @@
 """components/constant_contact.py: CsvExportDecoder (streamed CSV, label mapping, dates, loud failures),
-AccessTokenAuthenticator (a fixed v3 token) and V2ListPartitionRouter (configured v2 lists, else every list)."""
+AccessTokenAuthenticator (a fixed v3 token), OptOutsPagination (each window's opt-outs), V2ListPartitionRouter
+(configured v2 lists, else every list) and FirstSeenListsStartAtStartDate (per-list state)."""
 
 import io
+import json
+from typing import Optional
 from unittest.mock import MagicMock
 
 import pytest
@@ -16,7 +19,10 @@ from source_contacts.components.constant_contact import (
     AccessTokenAuthenticator,
     CsvExportDecoder,
     CsvExportError,
+    FirstSeenListsStartAtStartDate,
+    OptOutsPagination,
     V2ListPartitionRouter,
+    opt_outs_query,
     snake_case,
     to_rfc3339,
 )
@@ -167,3 +173,63 @@ def test_the_list_id_goes_into_no_request_option() -> None:
 
     assert [router.get_request_params(**options), router.get_request_headers(**options),
             router.get_request_body_data(**options), router.get_request_body_json(**options)] == [{}, {}, {}, {}]
+
+
+# ---- OptOutsPagination
+
+
+def _contacts_page(url: str, next_href: Optional[str] = None) -> requests.Response:
+    response = requests.Response()
+    response.request = requests.Request("GET", url).prepare()
+    response._content = json.dumps({"contacts": [], "_links": {"next": {"href": next_href}} if next_href else {}}).encode()
+    return response
+
+
+WINDOW_QUERY = "https://api.cc.email/v3/contacts?limit=500&status=all&updated_after=2024-01-01T00%3A00%3A00Z&updated_before=2024-01-31T00%3A00%3A00Z"
+
+
+def test_opt_outs_query_asks_for_the_window_s_opt_outs_last_updated_before_it() -> None:
+    assert opt_outs_query(WINDOW_QUERY) == (
+        "/v3/contacts?limit=500&status=all&updated_before=2024-01-01T00%3A00%3A00Z"
+        "&optout_after=2024-01-01T00%3A00%3A00Z&optout_before=2024-01-31T00%3A00%3A00Z"
+    )
+
+
+def test_opt_outs_pagination_follows_next_links_then_reads_the_opt_outs_of_the_window_then_stops() -> None:
+    pagination = OptOutsPagination(config={}, parameters={})
+    page_2 = pagination.next_page_token(_contacts_page(WINDOW_QUERY, "/v3/contacts?cursor=u2"), 500, None, None)
+    opt_outs = pagination.next_page_token(_contacts_page("https://api.cc.email/v3/contacts?cursor=u2"), 3, None, page_2)
+    opt_outs_2 = pagination.next_page_token(_contacts_page("https://api.cc.email" + opt_outs, "/v3/contacts?cursor=o2"), 500, None, opt_outs)
+    end = pagination.next_page_token(_contacts_page("https://api.cc.email/v3/contacts?cursor=o2"), 1, None, opt_outs_2)
+
+    assert (page_2, opt_outs, opt_outs_2, end) == ("/v3/contacts?cursor=u2", opt_outs_query(WINDOW_QUERY), "/v3/contacts?cursor=o2", None)
+
+
+def test_opt_outs_pagination_reads_the_opt_outs_of_a_window_whose_updated_query_has_one_page() -> None:
+    pagination = OptOutsPagination(config={}, parameters={})
+    opt_outs = pagination.next_page_token(_contacts_page(WINDOW_QUERY), 0, None, None)
+
+    assert opt_outs == opt_outs_query(WINDOW_QUERY)
+    assert pagination.next_page_token(_contacts_page("https://api.cc.email" + opt_outs), 0, None, opt_outs) is None
+
+
+# ---- FirstSeenListsStartAtStartDate
+
+
+def test_the_fallback_cursor_for_lists_not_in_state_is_dropped_and_the_rest_kept() -> None:
+    migration = FirstSeenListsStartAtStartDate(config={}, parameters={})
+    saved = {"states": [{"partition": {"list_id": "1"}, "cursor": {"updated_at": "2025-01-01T00:00:00.000Z"}}],
+             "state": {"updated_at": "2025-01-01T00:00:00.000Z"}, "lookback_window": 3, "use_global_cursor": False}
+
+    assert migration.should_migrate(saved)
+    assert migration.migrate(saved) == {"states": saved["states"], "lookback_window": 3, "use_global_cursor": False}
+
+
+@pytest.mark.parametrize(
+    "state",
+    [{"updated_at": "2025-01-01T00:00:00.000Z"},  # one cursor for every list, as a user may write it
+     {"states": [], "state": {"updated_at": "2025-01-01T00:00:00.000Z"}, "use_global_cursor": True},  # past the CDK's list limit
+     {"states": [{"partition": {"list_id": "1"}, "cursor": {"updated_at": "2025-01-01T00:00:00.000Z"}}]}],
+)
+def test_states_without_a_fallback_cursor_or_relying_on_it_are_left_alone(state: dict) -> None:
+    assert not FirstSeenListsStartAtStartDate(config={}, parameters={}).should_migrate(state)
