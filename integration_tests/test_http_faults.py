@@ -23,10 +23,8 @@ NOT_JSON = ["html", "empty", "cut", "bad_utf8"]
 ATTEMPTS = 9  # a request and its 8 retries
 
 
-def first_v3_contacts(emulator: Emulator, count: int) -> list:
-    """The ids of the first `count` contacts GET /v3/contacts serves from the emulator config's start_date, sorted."""
-    _, ordered = emulator.data.v3_sorted()
-    return sorted([c["contact_id"] for c in ordered if c["updated_at"] >= "2024-01-01T00:00:00Z"][:count])
+# cc_contacts reads 30-day windows from start_date; this one is the second.
+SECOND_WINDOW = ("2024-01-31T00:00:00Z", "2024-03-01T00:00:00Z")
 
 
 def not_json_failure(stream: str, url: str) -> str:
@@ -39,13 +37,18 @@ def not_json_failure(stream: str, url: str) -> str:
 
 @pytest.mark.parametrize("kind", NOT_JSON)
 def test_a_contacts_page_that_is_not_json_is_retried_then_fails_the_stream_naming_its_url(emulator: Emulator, kind: str) -> None:
-    emulator.faults.spoil_answers("/v3/contacts?cursor=", times=ATTEMPTS, kind=kind)
+    emulator.faults.spoil_answers(f"updated_after={SECOND_WINDOW[0]}", times=ATTEMPTS, kind=kind)
 
-    output = run_read(emulator_v3_config(emulator, access_token=True), "cc_contacts", expecting_exception=True)
+    output = run_read(emulator_v3_config(emulator, access_token=True), "cc_contacts", SyncMode.incremental, expecting_exception=True)
 
-    # The first page's 500 contacts, then the second page tried 9 times and never read.
-    assert sorted_ids(output, "contact_id") == first_v3_contacts(emulator, 500)
-    assert [("cursor" in r.query, r.status) for r in emulator.requests] == [(False, 200)] + [(True, 200)] * ATTEMPTS
+    # The second window's page was tried 9 times and never read; the state never passed its start.
+    lost = [r for r in emulator.requests if r.query.get("updated_after") == SECOND_WINDOW[0]]
+    assert [(r.query["updated_before"], r.status) for r in lost] == [(SECOND_WINDOW[1], 200)] * ATTEMPTS
+    # (A later window's opt-out query may bring a contact of this window; the others are only in the lost page.)
+    only_in_lost_page = {c["contact_id"] for c in emulator.data.cc_v3_contacts
+                         if SECOND_WINDOW[0] <= c["updated_at"] < SECOND_WINDOW[1] and (c["email_address"].get("opt_out_date") or "") < SECOND_WINDOW[1]}
+    assert only_in_lost_page and not only_in_lost_page & set(sorted_ids(output, "contact_id"))
+    assert emitted_states(output) and all(state["updated_at"] < SECOND_WINDOW[0] for state in emitted_states(output))
     assert stream_error(output, "cc_contacts").startswith(not_json_failure("cc_contacts", f"{emulator.url}/v3/contacts"))
     assert output.errors[0].trace.error.failure_type == FailureType.transient_error
 
@@ -89,12 +92,13 @@ def test_a_cometly_window_that_is_not_json_fails_the_stream_and_the_state_stays_
 
 
 def test_a_page_that_is_not_json_once_is_read_again_and_the_sync_completes(emulator: Emulator) -> None:
-    emulator.faults.spoil_answers("/v3/contacts?cursor=", times=1, kind="cut")
+    emulator.faults.spoil_answers(f"updated_after={SECOND_WINDOW[0]}", times=1, kind="cut")
 
     output = run_read(emulator_v3_config(emulator, access_token=True), "cc_contacts")
 
     assert output.errors == []
-    assert sorted_ids(output, "contact_id") == sorted(c["contact_id"] for c in emulator.data.cc_v3_contacts)
+    assert set(sorted_ids(output, "contact_id")) == {c["contact_id"] for c in emulator.data.cc_v3_contacts}
+    assert [r.status for r in emulator.requests if r.query.get("updated_after") == SECOND_WINDOW[0]] == [200, 200]
 
 
 def test_a_reset_in_the_middle_of_a_page_is_retried_and_the_sync_completes(emulator: Emulator) -> None:
@@ -151,28 +155,28 @@ def test_constant_contact_throttled_429s_are_backed_off_and_the_sync_completes(e
 
 
 def test_constant_contact_quota_exceeded_fails_at_once_saying_it_resets_at_midnight_utc(emulator: Emulator) -> None:
-    emulator.faults.cc_daily_quota("cc_v3", calls_left=1)
+    emulator.faults.cc_daily_quota("cc_v3", calls_left=0)
 
-    output = run_read(emulator_v3_config(emulator, access_token=True), "cc_contacts", expecting_exception=True)
+    output = run_read(emulator_v3_config(emulator, access_token=True), "cc_contact_lists", expecting_exception=True)
 
-    # The first page was read; the second drew quota_exceeded and was not asked again.
-    assert sorted_ids(output, "contact_id") == first_v3_contacts(emulator, 500)
-    assert [r.status for r in emulator.requests] == [200, 429]
-    assert stream_error(output, "cc_contacts") == (
-        "Stream cc_contacts: Constant Contact answered 429 quota_exceeded: the application's daily quota of 10,000 calls "
+    assert output.records == [] and [r.status for r in emulator.requests] == [429]  # not asked again
+    assert stream_error(output, "cc_contact_lists") == (
+        "Stream cc_contact_lists: Constant Contact answered 429 quota_exceeded: the application's daily quota of 10,000 calls "
         "is spent. It resets at 00:00 UTC; the sync stops here (the state it saved stands) and the next sync after the "
         "reset goes on from there."
     )
     assert output.errors[0].trace.error.failure_type == FailureType.transient_error
 
 
-def test_v2_quota_exceeded_in_its_list_of_errors_fails_at_once_too(emulator: Emulator) -> None:
-    emulator.faults.cc_daily_quota("cc_v2", calls_left=0)
+def test_v2_quota_exceeded_in_its_list_of_errors_fails_at_once_and_the_pages_read_stand(emulator: Emulator) -> None:
+    emulator.faults.cc_daily_quota("cc_v2", calls_left=1)
 
-    output = run_read(emulator_v2_config(emulator), "cc_v2_lists", expecting_exception=True)
+    output = run_read(emulator_v2_config(emulator, list_ids=["1"]), "cc_v2_list_contacts", expecting_exception=True)
 
-    assert "429 quota_exceeded" in stream_error(output, "cc_v2_lists")
-    assert [r.status for r in emulator.requests] == [429]
+    # The first page was read; the second drew quota_exceeded and was not asked again.
+    assert sorted_ids(output) == sorted(c["id"] for c in emulator.data.v2_list_contacts("1")[:500])
+    assert [r.status for r in emulator.requests] == [200, 429]
+    assert "Constant Contact answered 429 quota_exceeded" in stream_error(output, "cc_v2_list_contacts")
 
 
 @pytest.mark.parametrize(

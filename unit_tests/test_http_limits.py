@@ -18,7 +18,7 @@ TIMEOUTS = (10, 60)
 V2_AUTH = {"Authorization": "Bearer test-v2-token"}
 V2_KEY = {"api_key": "test-v2-key"}
 # The one window from start_date to the pinned sync start (sync_started_at).
-COMETLY_WINDOW = {"per_page": "5000", "include_comet_tokens": "0", "include_all_emails": "0",
+COMETLY_WINDOW = {"per_page": "5000", "include_comet_tokens": "0", "include_all_emails": "0", "include_custom_fields": "1",
                   "start_date": "2024-01-01 00:00:00", "end_date": "2024-03-20 12:00:00"}
 
 
