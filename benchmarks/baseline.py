@@ -84,18 +84,38 @@ def rfc3339(value: str) -> Optional[str]:
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
 
 
-def csv_records(response: requests.Response, dates: set, extra: dict) -> Iterator[dict]:
-    """Rows as {field name: value} plus `extra`, date-times normalized, a row of the wrong width fails the run."""
+def iso_date(value: str) -> Optional[str]:
+    """`6/20/2015` -> `2015-06-20`; a month and day without a year (`12/25`) -> None."""
+    parts = re.split(r"[-/]", value) if value else []
+    if len(parts) != 3:
+        return None
+    year, month, day = parts if len(parts[0]) == 4 else (parts[2], parts[0], parts[1])
+    return f"{int(year):04d}-{int(month):02d}-{int(day):02d}"
+
+
+def csv_records(response: requests.Response, dates: set, extra: dict, days: set = frozenset(),
+                standard: Optional[set] = None) -> Iterator[dict]:
+    """Rows as {field name: value} plus `extra`: empty cells left out, date-times and dates normalized, columns that
+    are not `standard` in custom_fields under their labels; a row of the wrong width fails the run."""
     response.raw.auto_close = False  # the text wrapper reads to the end of the body and closes it
     reader = csv.reader(io.TextIOWrapper(response.raw, encoding="utf-8-sig", newline=""))
-    names = [field_name(label) for label in next(reader, [])]
+    header = next(reader, [])
+    names = [field_name(label) for label in header]
+    fields = [i for i, name in enumerate(names) if standard is None or name in standard]
+    custom = [(i, header[i]) for i, name in enumerate(names) if standard is not None and name not in standard]
     date_at = [i for i, name in enumerate(names) if name in dates]
+    day_at = [i for i, name in enumerate(names) if name in days]
     for row in reader:
         if len(row) != len(names):
             raise SystemExit(f"line {reader.line_num}: {len(row)} fields, the header has {len(names)}")
         for i in date_at:
             row[i] = rfc3339(row[i])
-        record = dict(zip(names, row))
+        for i in day_at:
+            row[i] = iso_date(row[i])
+        record = {names[i]: row[i] for i in fields if row[i]}
+        values = {label: row[i] for i, label in custom if row[i]}
+        if values:
+            record["custom_fields"] = values
         record.update(extra)
         yield record
 
@@ -116,11 +136,12 @@ def cc_v3(config: dict, stream: str) -> None:
             url, params = body.get("_links", {}).get("next", {}).get("href"), None
             url = url and urljoin(api, url)
         return
-    job = http.post(f"{api}/activities/contact_exports", json={"fields": V3_FIELDS}).json()
+    job = http.post(f"{api}/activities/contact_exports", json={"exclude": []}).json()  # every field, custom ones too
     done = poll(lambda: http.get(f"{api}/activities/{job['activity_id']}"), lambda b: b["state"] == "completed")
     file_id = done["_links"]["results"]["href"].rstrip("/").split("/")[-1]
     with http.get(f"{api}/contact_exports/{file_id}", headers={"Accept": "text/csv"}, stream=True) as response:
-        emit(stream, csv_records(response, {"created_at", "updated_at", "email_optin_date", "email_optout_date"}, {}))
+        emit(stream, csv_records(response, {"created_at", "updated_at", "email_optin_date", "email_optout_date"}, {},
+                                 days={"anniversary", "birthday"}, standard=set(V3_FIELDS)))
 
 
 def cc_v2(config: dict, stream: str) -> None:

@@ -5,12 +5,10 @@ Auth on every endpoint, export file included: query `api_key` plus `Authorizatio
 from __future__ import annotations
 
 import bisect
-import csv
-import io
 import json
 
 from .cc_v3 import RATE_LIMIT_MESSAGES
-from .common import HttpError, Response, decode_token, encode_token, fmt_ms, json_response, parse_iso
+from .common import HttpError, Response, csv_file, decode_token, encode_token, fmt_ms, json_response, parse_iso
 
 API_KEY = "emu-v2-api-key"
 ACCESS_TOKEN = "emu-v2-access-token"
@@ -213,9 +211,9 @@ class CcV2:
         if job is None or job.api != "cc_v2" or job.phase != "done":
             return _error(404, "http.status.not_found", "Export file not found")
         rows = self._rows(job.params)
-        broken = self.emu.faults.take_broken_row("cc_v2", len(rows) - 1)
-        if broken is not None:
-            return Response(200, self._csv(job.params, rows, broken), "text/csv; charset=UTF-8")
+        faults = self.emu.faults.take_csv_faults("cc_v2", len(rows) - 1)
+        if faults:
+            return Response(200, self._csv(job.params, rows, faults), "text/csv; charset=UTF-8")
         return Response(200, self.emu.jobs.file_bytes(job, lambda j: self._csv(j.params, rows)),
                         "text/csv; charset=UTF-8")
 
@@ -248,10 +246,6 @@ class CcV2:
         return rows
 
     @staticmethod
-    def _csv(params, rows, broken_row: int | None = None) -> bytes:
-        buf = io.StringIO()
-        writer = csv.writer(buf, delimiter="\t" if params.get("file_type") == "TXT" else ",",
-                            lineterminator="\r\n")  # RFC 4180 line endings
-        for i, row in enumerate(rows):
-            writer.writerow(row + ["unexpected extra field"] if i == broken_row else row)
-        return buf.getvalue().encode("utf-8")
+    def _csv(params, rows, faults: dict | None = None) -> bytes:
+        return csv_file(rows, faults or {}, long_column="Custom Field 15", name_column="First Name",
+                        delimiter="\t" if params.get("file_type") == "TXT" else ",")

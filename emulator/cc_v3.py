@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import base64
 import bisect
-import csv
-import io
 import threading
 import time
 import uuid
 from datetime import timedelta, timezone
 from urllib.parse import parse_qs
 
-from .common import (HttpError, Response, decode_token, encode_token, fmt_ms, fmt_s, from_utc_stamp,
+from .common import (HttpError, Response, csv_file, decode_token, encode_token, fmt_ms, fmt_s, from_utc_stamp,
                      json_response, parse_iso)
 
 CLIENT_ID = "emu-client-id"
@@ -103,12 +101,25 @@ def _first(key, field):
     return lambda c, ctx: c[key][0][field] if c[key] else ""
 
 
-# Field name -> (header label, getter(contact, ctx)); dict order is the server's column order.
+def _anniversary(contact, ctx) -> str:
+    """The contact's anniversary (YYYY-MM-DD) in a form the v3 docs accept for it, M/D/YYYY."""
+    year, month, day = contact["anniversary"].split("-") if contact.get("anniversary") else ("", "", "")
+    return f"{int(month)}/{int(day)}/{year}" if year else ""
+
+
+def _birthday(contact, ctx) -> str:
+    """v3 keeps a birthday as a month and a day, no year: M/D."""
+    return f"{contact['birthday_month']}/{contact['birthday_day']}" if contact.get("birthday_month") else ""
+
+
+# Field name -> (header label, getter(contact, ctx)); dict order is the server's column order. Custom fields come
+# after Notes, under their labels.
 EXPORT_COLUMNS = {
     "first_name": ("First name", lambda c, ctx: c["first_name"]),
     "last_name": ("Last name", lambda c, ctx: c["last_name"]),
     "email_address": ("Email address - other", lambda c, ctx: c["email_address"]["address"]),
     "email_permission": ("Email permission", lambda c, ctx: c["email_address"]["permission_to_send"]),
+    "email_optin": ("Email optin", lambda c, ctx: ""),
     "email_optin_source": ("Email optin source", lambda c, ctx: c["email_address"]["opt_in_source"]),
     "email_optin_date": ("Email optin date",
                          lambda c, ctx: _csv_date(c["email_address"].get("opt_in_date"), ctx["long"])),
@@ -119,13 +130,17 @@ EXPORT_COLUMNS = {
     "phone_number": ("Phone number - home", _first("phone_numbers", "phone_number")),
     "company_name": ("Company Name", lambda c, ctx: c["company_name"]),
     "job_title": ("Job Title", lambda c, ctx: c["job_title"]),
+    "website": ("Website", lambda c, ctx: ""),
+    "social_profiles": ("Social profiles", lambda c, ctx: ""),
     "street": ("Street - home", _first("street_addresses", "street")),
     "city": ("City - home", _first("street_addresses", "city")),
     "state": ("State - home", _first("street_addresses", "state")),
     "zip": ("Zip - home", _first("street_addresses", "postal_code")),
     "country": ("Country - home", _first("street_addresses", "country")),
-    "birthday": ("Birthday", lambda c, ctx: ""),
-    "anniversary": ("Anniversary", lambda c, ctx: ""),
+    "birthday": ("Birthday", _birthday),
+    "birthday_month": ("Birthday month", lambda c, ctx: str(c.get("birthday_month") or "")),
+    "birthday_day": ("Birthday day", lambda c, ctx: str(c.get("birthday_day") or "")),
+    "anniversary": ("Anniversary", _anniversary),
     "email_lists": ("Email lists", lambda c, ctx: ", ".join(ctx["list_names"][lid] for lid in c["list_memberships"])),
     "notes": ("Notes", _first("notes", "content")),
     "source_name": ("Source name", lambda c, ctx: c["create_source"]),
@@ -413,8 +428,11 @@ class CcV3:
         fields = body.get("fields")
         if fields is not None and not isinstance(fields, list):
             return _err(400, "json.field.fields.invalid", "fields must be an array")
+        exclude = body.get("exclude")
+        if exclude is not None and (not isinstance(exclude, list) or contact_ids is not None):
+            return _err(400, "json.field.exclude.invalid", "exclude must be an array of contact ids, without contact_ids")
         job = self.emu.jobs.create("cc_v3", {"list_ids": list_ids, "contact_ids": contact_ids,
-                                             "status": status, "fields": fields})
+                                             "status": status, "fields": fields, "exclude": exclude})
         known = {lst["list_id"] for lst in self.data.cc_v3_lists}
         bad = [lid for lid in list_ids or [] if lid not in known]
         if bad:   # like the real API: accepted now, the activity fails when processed
@@ -446,39 +464,45 @@ class CcV3:
         return json_response(self._activity_body(job, self.emu.jobs.poll(job)))
 
     def export_contacts(self, params) -> list[dict]:
-        return self.data.v3_export_contacts(params.get("list_ids"), params.get("status"), params.get("contact_ids"))
+        excluded = set(params.get("exclude") or [])
+        return [c for c in self.data.v3_export_contacts(params.get("list_ids"), params.get("status"),
+                                                        params.get("contact_ids")) if c["contact_id"] not in excluded]
 
     def export_file(self, req):
         job = self.emu.jobs.by_file(req.params["file_id"])
         if job is None or job.api != "cc_v3" or job.phase != "done":
             return _err(404, "not.found", "Export file not found")
         contacts = self.export_contacts(job.params)
-        broken = self.emu.faults.take_broken_row("cc_v3", len(contacts))
-        if broken is not None:
-            return Response(200, self._csv(job.params, contacts, broken), "text/csv; charset=UTF-8")
+        faults = self.emu.faults.take_csv_faults("cc_v3", len(contacts))
+        if faults:
+            return Response(200, self._csv(job.params, contacts, faults), "text/csv; charset=UTF-8")
         blob = self.emu.jobs.file_bytes(job, lambda j: self._csv(j.params, contacts))
         return Response(200, blob, "text/csv; charset=UTF-8")
 
     def _columns(self, fields):
-        """(label, getter) pairs in server order; unknown requested fields are silently dropped."""
+        """(label, getter) pairs in server order; unknown requested fields are silently dropped. Without `fields`
+        every column, custom fields included (after Notes, under their labels)."""
         wanted = None if fields is None else set(fields)
-        cols = [(label, get) for name, (label, get) in EXPORT_COLUMNS.items() if wanted is None or name in wanted]
-        for f in self.data.cc_v3_custom_fields:   # custom fields appear under their label
-            if wanted is None or f["name"] in wanted:
-                fid = f["custom_field_id"]
-                cols.append((f["label"], lambda c, ctx, fid=fid: next(
-                    (cf["value"] for cf in c["custom_fields"] if cf["custom_field_id"] == fid), "")))
+        custom = [(f["label"], self._custom_value(f["custom_field_id"])) for f in self.data.cc_v3_custom_fields
+                  if wanted is None or f["name"] in wanted]
+        cols = []
+        for name, (label, get) in EXPORT_COLUMNS.items():
+            if wanted is None or name in wanted:
+                cols.append((label, get))
+            if name == "notes":
+                cols += custom
         return cols
 
-    def _csv(self, params, contacts, broken_row: int | None = None) -> bytes:
+    @staticmethod
+    def _custom_value(custom_field_id):
+        return lambda c, ctx: next((cf["value"] for cf in c["custom_fields"] if cf["custom_field_id"] == custom_field_id), "")
+
+    def _csv(self, params, contacts, faults: dict | None = None) -> bytes:
         cols = self._columns(params.get("fields"))
         ctx = {"list_names": {lst["list_id"]: lst["name"] for lst in self.data.cc_v3_lists}, "long": False}
-        buf = io.StringIO()
-        buf.write("\ufeff")   # the real export starts with a UTF-8 byte order mark
-        writer = csv.writer(buf, lineterminator="\r\n")
-        writer.writerow([label for label, _ in cols])
-        for i, contact in enumerate(contacts, start=1):
+        rows = [[label for label, _ in cols]]
+        for contact in contacts:
             ctx["long"] = int(contact["contact_id"][-1], 16) % 2 == 1   # mix both date spellings
-            row = [get(contact, ctx) for _, get in cols]
-            writer.writerow(row + ["unexpected extra field"] if i == broken_row else row)
-        return buf.getvalue().encode("utf-8")
+            rows.append([get(contact, ctx) for _, get in cols])
+        # The real export starts with a UTF-8 byte order mark.
+        return csv_file(rows, faults or {}, long_column="Notes", name_column="First name", bom=True)

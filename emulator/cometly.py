@@ -201,7 +201,6 @@ class Cometly:
             out["error"] = job.error or "Export processing failed (emulated)."
         else:
             ttl = int(self.emu.faults.download_url_ttl)
-            out["record_count"] = len(self.data.cometly_between(job.params["start"], job.params["end"]))
             out["completed_at"] = fmt_us(job.finished_at)
             out["download_url"] = self._presign(job, ttl)
             out["expires_at"] = fmt_us(utc_now() + timedelta(seconds=ttl))

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import json
 import re
 from datetime import datetime, timedelta, timezone
@@ -79,6 +81,38 @@ def parse_iso(value: str) -> datetime | None:
         digits = tz.lstrip("+-").replace(":", "")
         dt -= sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
     return dt
+
+
+# ---------------------------------------------------------------- export files
+
+def long_field_value(size: int) -> str:
+    """What Faults.long_csv_field writes: `size` characters of text with CSV hazards (commas, quotes, newlines)."""
+    return ('A long note, "quoted",\nover lines. ' * (size // 30 + 1))[:size]
+
+
+def csv_file(rows: list[list[str]], faults: dict, long_column: str, name_column: str, delimiter: str = ",",
+             bom: bool = False) -> bytes:
+    """An RFC 4180 export file (CRLF) of a header row and data rows, spoiled as Faults.take_csv_faults handed out:
+    at their row `extra_field`, `long_field` (in `long_column`), `bad_byte` (after `name_column`); `short` drops
+    the last row."""
+    header, data = rows[0], rows[1:]
+    if "short" in faults:
+        data = data[:-1]
+    buf = io.StringIO()
+    if bom:
+        buf.write("\ufeff")
+    writer = csv.writer(buf, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow(header)
+    for row_no, row in enumerate(data, start=1):
+        if faults.get("long_field", (0,))[0] == row_no:
+            row = [long_field_value(faults["long_field"][1]) if label == long_column else value
+                   for label, value in zip(header, row)]
+        if faults.get("bad_byte", (0,))[0] == row_no:   # a lone surrogate, written as the byte 0xFF
+            row = [value + "\udcff" if label == name_column else value for label, value in zip(header, row)]
+        if faults.get("extra_field", (0,))[0] == row_no:
+            row = row + ["unexpected extra field"]
+        writer.writerow(row)
+    return buf.getvalue().encode("utf-8", "surrogateescape")
 
 
 # ---------------------------------------------------------------- opaque cursors

@@ -105,6 +105,7 @@ class Dataset:
         self._json = {}
         self._build_v2(random.Random(f"{seed}:v2"))
         self._build_v3(random.Random(f"{seed}:v3"))
+        self._add_v3_dates(random.Random(f"{seed}:v3-dates"))
         self._build_cometly(random.Random(f"{seed}:cometly"))
 
     # ================================================================ helpers
@@ -457,6 +458,15 @@ class Dataset:
         if status == "removed":
             contact["deleted_at"] = updated.date().isoformat()
         return contact
+
+    def _add_v3_dates(self, rng):
+        """Birthdays (a month and a day: v3 keeps no year) and anniversaries for some contacts, drawn from a
+        generator of their own so that every other v3 value stays as it was."""
+        for contact in self.cc_v3_contacts:
+            if rng.random() < 0.3:
+                contact["birthday_month"], contact["birthday_day"] = rng.randint(1, 12), rng.randint(1, 28)
+            if rng.random() < 0.2:
+                contact["anniversary"] = (datetime(2000, 1, 1) + timedelta(days=rng.randrange(9000))).date().isoformat()
 
     def _v3_recount_lists(self):
         counts = {}

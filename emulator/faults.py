@@ -70,8 +70,29 @@ class Faults:
     def broken_csv_row(self, api: str, row_no: int):
         """The next CSV export of `api` ('cc_v2'|'cc_v3') with at least `row_no` data rows
         gets that row (1-based, header excluded) with one field too many."""
+        self._add_csv_fault(api, "extra_field", row_no)
+
+    def short_csv_files(self, api: str, times: int = 1):
+        """The next `times` CSV exports of `api` leave out their last row: a well-formed file cut at a row
+        boundary, one row short of the count its activity reports."""
+        for _ in range(times):
+            self._add_csv_fault(api, "short", 1)
+
+    def long_csv_field(self, api: str, row_no: int, size: int = 200_000):
+        """The next CSV export of `api` with at least `row_no` data rows carries common.long_field_value(size) in
+        that row (v3: its Notes, v2: its Custom Field 15), more than Python's csv reads by default (128 KB)."""
+        self._add_csv_fault(api, "long_field", row_no, size)
+
+    def non_utf8_csv_byte(self, api: str, row_no: int):
+        """The next CSV export of `api` with at least `row_no` data rows has a byte that is not UTF-8 (0xFF)
+        at the end of that row's first name."""
+        self._add_csv_fault(api, "bad_byte", row_no)
+
+    def _add_csv_fault(self, api: str, kind: str, row_no: int, arg=None):
+        if api not in CC_APIS:
+            raise ValueError(f"api must be one of {CC_APIS}")
         with self._lock:
-            self._broken_rows[api].append(row_no)
+            self._broken_rows[api].append([kind, row_no, arg])
 
     def fail_next_jobs(self, api: str, n: int = 1, state: str | None = None):
         """The next `n` export jobs created on `api` end in failure instead of completing.
@@ -149,13 +170,18 @@ class Faults:
                     return self._malformed_lines.pop(i)
             return None
 
-    def take_broken_row(self, api: str, n_rows: int) -> int | None:
+    def take_csv_faults(self, api: str, n_rows: int) -> dict:
+        """The faults of the next CSV export of `api`, which has `n_rows` data rows: {kind: (row number, arg)},
+        at most one of each kind; faults whose row the file does not have stay pending (in _broken_rows)."""
         with self._lock:
-            pending = self._broken_rows[api]
-            for i, row_no in enumerate(pending):
-                if row_no <= n_rows:
-                    return pending.pop(i)
-            return None
+            taken, pending = {}, []
+            for kind, row_no, arg in self._broken_rows[api]:
+                if kind not in taken and row_no <= n_rows:
+                    taken[kind] = (row_no, arg)
+                else:
+                    pending.append([kind, row_no, arg])
+            self._broken_rows[api] = pending
+            return taken
 
     def take_job_failure(self, api: str) -> str | None:
         with self._lock:

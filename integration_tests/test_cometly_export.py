@@ -1,7 +1,6 @@
 """cometly_contacts_export against the emulator: windows, ground truth, incremental reads and the export faults."""
 
 import json
-import re
 from datetime import datetime, timedelta, timezone
 
 from airbyte_cdk.models import SyncMode
@@ -105,23 +104,32 @@ def test_expired_download_url_is_polled_again_and_the_sync_completes(emulator):
     assert all("Authorization" not in r.headers for r in emulator.file_requests)
 
 
-def test_truncated_gzip_fails_naming_the_line_after_reading_the_other_windows_without_advancing_state(emulator):
+def test_a_truncated_gzip_is_downloaded_again_and_each_record_read_once(emulator):
     emulator.faults.truncate_next_files(1)
-    initial = "2024-06-01T00:00:00Z"
-    state = stream_state(STREAM, {"created_at": initial})
-    config = emulator_cometly_config(emulator, window_days=365)
-    output = run_read(config, STREAM, SyncMode.incremental, state=state, expecting_exception=True)
+    output = run_read(emulator_cometly_config(emulator, window_days=365), STREAM)
+
+    assert not output.errors
+    ids = [m.record.data["id"] for m in output.records]
+    assert sorted(ids) == truth_ids(emulator) and len(ids) == len(set(ids))
+    assert len(emulator.file_requests) == len(export_bodies(emulator)) + 1
+
+
+def test_a_gzip_truncated_at_every_download_fails_without_a_record_of_it_or_a_state_past_it(emulator):
+    emulator.faults.truncate_next_files(3)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    emulator.data.add_cometly_contacts(500, at=now - timedelta(days=2))
+    since = (now - timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    state = stream_state(STREAM, {"created_at": since})  # one window: from the state to now
+    output = run_read(emulator_cometly_config(emulator), STREAM, SyncMode.incremental, state=state, expecting_exception=True)
 
     message = stream_error(output, STREAM)
-    assert message.startswith(f"Stream {STREAM}: the export file is truncated or corrupt after line ")
-    assert message.endswith("Slice: {'start_time': '2024-06-01T00:00:00Z', 'end_time': '2025-05-31T23:59:59Z'}.")
-    good_lines = int(re.search(r"after line (\d+) ", message).group(1))
-    first, *others = export_bodies(emulator)
-    assert 0 < good_lines < len(window_ids(emulator, first))
-    # The lines before the cut, then every other window; one checkpoint per window, all at the incoming state.
-    other_windows = [i for body in others for i in window_ids(emulator, body)]
-    assert sorted_ids(output) == sorted(window_ids(emulator, first)[:good_lines] + other_windows)
-    assert emitted_states(output) == [{"created_at": initial}] * (1 + len(others))
+    [file] = {r.path for r in emulator.file_requests}
+    assert message.startswith(f"Stream {STREAM}: the export file {emulator.files_url}{file} arrived incomplete 3 times; "
+                              "the last time: _CutShort: the gzip file ends without its trailer after line ")
+    assert "X-Amz" not in message
+    assert len(emulator.file_requests) == 3 and len(export_bodies(emulator)) == 1
+    assert output.records == []  # nothing is read from a file that never arrived whole
+    assert emitted_states(output) == [{"created_at": since}]
 
 
 def test_malformed_line_fails_naming_the_line_after_reading_the_other_windows_without_advancing_state(emulator):
@@ -130,6 +138,7 @@ def test_malformed_line_fails_naming_the_line_after_reading_the_other_windows_wi
 
     message = stream_error(output, STREAM)
     assert message.startswith(f"Stream {STREAM}: line 5 of the export file is not valid JSON (")
+    assert "The other windows are still read, then the stream fails with its state before this window." in message
     assert message.endswith("Slice: {'start_time': '2024-01-01T00:00:00Z', 'end_time': '2024-12-30T23:59:59Z'}.")
     first, *others = export_bodies(emulator)
     other_windows = [i for body in others for i in window_ids(emulator, body)]

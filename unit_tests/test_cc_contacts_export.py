@@ -1,11 +1,13 @@
-"""cc_contacts_export: the v3 CSV export job lifecycle, re-created jobs, label mapping, dates, client-side incremental."""
+"""cc_contacts_export: the v3 CSV export job lifecycle, re-created jobs, label mapping, custom fields, nulls, dates, row
+counts, field size, bytes that are not UTF-8, client-side incremental."""
 
 import json
-from typing import List, Optional
+from typing import Any, List, Optional, Union
 
 import pytest
 
 from airbyte_cdk.models import SyncMode
+from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput
 from airbyte_cdk.test.mock_http import HttpRequest, HttpResponse
 
 from tests.support.builders import (
@@ -22,12 +24,8 @@ from tests.support.builders import (
 STREAM = "cc_contacts_export"
 ACTIVITY = "118e461a-0c9e-11ea-b1f5-fa163e6b01c1"
 FILE_ID = "118ceeaa-0c9e-11ea-b1f5-fa163e6b01c1"
-EXPORT_FIELDS = [
-    "email_address", "first_name", "last_name", "email_lists", "phone_number", "company_name", "job_title",
-    "social_profiles", "website", "notes", "street", "city", "state", "zip", "country", "anniversary", "birthday",
-    "birthday_day", "birthday_month", "source_name", "created_at", "updated_at", "email_optin", "email_permission",
-    "email_optin_source", "email_optin_date", "email_optout_date", "email_optout_source", "email_optout_reason",
-]
+# No `fields` (every field, custom ones too); `exclude` keeps the body a JSON object.
+EVERY_FIELD = {"exclude": []}
 # The docs' example file: human labels in the server's own order, both date forms; plus a BOM, a quoted
 # comma, an embedded newline, non-ASCII text and a custom field.
 CSV_BODY = (
@@ -61,7 +59,7 @@ def _create_request(body: Optional[dict] = None) -> HttpRequest:
     return HttpRequest(
         f"{V3_URL}/activities/contact_exports",
         headers={"Authorization": "Bearer test-v3-token"},
-        body=body or {"fields": EXPORT_FIELDS},
+        body=body or EVERY_FIELD,
     )
 
 
@@ -89,24 +87,24 @@ def test_job_lifecycle_maps_labels_and_normalizes_dates() -> None:
     assert [r.record.data for r in output.records] == [
         {
             "first_name": "Dipali", "last_name": "Nipperdipper", "email_address": "ddipper@example.com",
-            "company_name": 'Smith, Jones & "Partners"', "phone_number": "555-0100", "favorite_color": "blue",
+            "company_name": 'Smith, Jones & "Partners"', "phone_number": "555-0100", "custom_fields": {"Favorite Color": "blue"},
             "updated_at": "2018-11-29T20:10:15.000Z",
         },
         {
             "first_name": "Jake", "last_name": "Dodge", "email_address": "jdodge@jdogepancakes.com",
-            "company_name": "Head of\nPancakes", "phone_number": "", "favorite_color": 'sea "foam" green',
+            "company_name": "Head of\nPancakes", "custom_fields": {"Favorite Color": 'sea "foam" green'},
             "updated_at": "2019-11-25T21:29:13.057Z",
         },
         {
             "first_name": "Zoë", "last_name": "山田", "email_address": "zoe@example.com", "company_name": "Müller & Söhne GmbH",
-            "phone_number": "", "favorite_color": "", "updated_at": "2019-11-25T21:29:14.000Z",
+            "updated_at": "2019-11-25T21:29:14.000Z",
         },
     ]
 
 
 def test_export_list_ids_and_status_go_into_the_body() -> None:
     with StrictHttpMocker() as http_mocker:
-        body = {"fields": EXPORT_FIELDS, "list_ids": ["l1", "l2"], "status": "active"}
+        body = {**EVERY_FIELD, "list_ids": ["l1", "l2"], "status": "active"}
         http_mocker.post(_create_request(body), _activity("initialized"))
         http_mocker.get(_poll_request(), _activity("completed"))
         http_mocker.get(_file_request(), HttpResponse(CSV_BODY, 200))
@@ -130,7 +128,7 @@ def test_failed_and_timed_out_jobs_are_created_again_with_the_same_body() -> Non
     assert output.errors == []
     assert _emails(output) == ["ddipper@example.com", "jdodge@jdogepancakes.com", "zoe@example.com"]
     # The same export asked for again after each failed job: three creations in all.
-    assert [request.json() for request in creations] == [{"fields": EXPORT_FIELDS}] * 3
+    assert [request.json() for request in creations] == [EVERY_FIELD] * 3
 
 
 def test_a_job_failing_every_attempt_fails_the_stream_naming_it() -> None:
@@ -191,3 +189,72 @@ def test_incremental_keeps_records_at_or_after_the_state_and_saves_the_newest() 
     # Compared at one-second granularity (one CSV date form has no fraction): 21:29:13.057 is kept, 2018 is not.
     assert _emails(output) == ["jdodge@jdogepancakes.com", "zoe@example.com"]
     assert final_state(output) == {"updated_at": "2019-11-25T21:29:14.000Z"}
+
+
+def _completed(rows: int) -> HttpResponse:
+    """The completed activity, counting `rows` contacts as the real one does."""
+    body = json.loads(_activity("completed").body)
+    return HttpResponse(json.dumps({**body, "status": {"items_total_count": rows, "items_completed_count": rows}}), 200)
+
+
+def _read_export(file: Union[str, bytes], rows: int, sync_mode: SyncMode = SyncMode.full_refresh, **read: Any) -> EntrypointOutput:
+    """A read of one export job whose completed activity counts `rows` and whose file is `file`."""
+    with StrictHttpMocker() as http_mocker:
+        http_mocker.post(_create_request(), _activity("initialized"))
+        http_mocker.get(_poll_request(), _completed(rows))
+        http_mocker.get(_file_request(), HttpResponse(file, 200))
+        return run_read(v3_config(), STREAM, sync_mode, **read)
+
+
+def test_a_file_with_fewer_rows_than_the_activity_counted_fails_naming_both_counts_without_advancing_state() -> None:
+    state = stream_state(STREAM, {"updated_at": "2018-01-01T00:00:00.000Z"})
+    output = _read_export(CSV_BODY, 4, SyncMode.incremental, state=state, expecting_exception=True)
+
+    assert len(output.records) == 3  # read, then found short: the state does not move past them
+    assert stream_error(output, STREAM) == (
+        f"Stream {STREAM}: the export file {V3_URL}/contact_exports/{FILE_ID} is broken: "
+        f"it has 3 rows where Constant Contact reported 4. Slice: {SLICE}."
+    )
+    assert emitted_states(output) == [{"updated_at": "2018-01-01T00:00:00.000Z"}]
+
+
+def test_a_file_with_as_many_rows_as_counted_is_read() -> None:
+    output = _read_export(CSV_BODY, 3)
+
+    assert output.errors == []
+    assert _emails(output) == ["ddipper@example.com", "jdodge@jdogepancakes.com", "zoe@example.com"]
+
+
+def test_dates_are_yyyy_mm_dd_a_birthday_without_a_year_is_null_and_empty_cells_are_left_out() -> None:
+    body = (
+        "First name,Email address - other,Birthday,Birthday month,Birthday day,Anniversary,Email optout reason,Updated At\r\n"
+        "Ann,ann@example.com,12/25,12,25,6/20/2015,,2024-01-02 03:04:05 -0500\r\n"
+        "Bob,bob@example.com,1980-02-03,,,2015/6/2,,\r\n"
+    )
+    output = _read_export(body, 2)
+
+    assert [r.record.data for r in output.records] == [
+        {"first_name": "Ann", "email_address": "ann@example.com", "birthday_month": "12", "birthday_day": "25",
+         "anniversary": "2015-06-20", "updated_at": "2024-01-02T08:04:05.000Z"},
+        {"first_name": "Bob", "email_address": "bob@example.com", "birthday": "1980-02-03", "anniversary": "2015-06-02"},
+    ]
+
+
+def test_a_field_over_128_kb_is_read_whole() -> None:
+    notes = ('A long note, "quoted",\nover lines. ' * 7000)[:200_000]
+    quoted = notes.replace('"', '""')
+    body = f'Email address - other,Notes\r\nann@example.com,"{quoted}"\r\nbob@example.com,short\r\n'
+    output = _read_export(body, 2)
+
+    assert output.errors == []
+    assert [r.record.data["notes"] for r in output.records] == [notes, "short"]
+
+
+def test_a_byte_that_is_not_utf8_fails_naming_file_and_line() -> None:
+    body = "Email address - other,First name\r\nann@example.com,Ann\r\nbob@example.com,Bo".encode() + b"\xff" + b"b\r\n"
+    output = _read_export(body, 2, expecting_exception=True)
+
+    assert stream_error(output, STREAM) == (
+        f"Stream {STREAM}: the export file {V3_URL}/contact_exports/{FILE_ID} is broken: "
+        f"line 3 (byte 73) has bytes that are not UTF-8 (ff). Slice: {SLICE}."
+    )

@@ -134,3 +134,21 @@ def test_a_row_with_the_wrong_field_count_fails_naming_stream_list_and_line() ->
         f"Stream {STREAM}: the export file https://files.example.com/exports/act-1.csv is broken: "
         "row 2 (line 4) has 8 fields, the header has 7. Slice: {'list_id': '1'}."
     )
+
+
+def test_a_file_with_another_number_of_rows_than_the_activity_counted_fails_naming_list_and_counts() -> None:
+    completed = json.loads(_activity("act-1", "COMPLETE").body)
+    with StrictHttpMocker() as http_mocker:
+        http_mocker.post(_create_request("1"), _created("act-1"))
+        http_mocker.get(_poll_request("act-1"), HttpResponse(json.dumps({**completed, "contact_count": 3}), 200))
+        http_mocker.get(_file_request("act-1"), _csv("ann@example.com,Ann,A,,,,\r\n", "bob@example.com,Bob,B,,,,\r\n"))
+        _mock_job(http_mocker, "2", "act-2", _csv("cy@example.com,Cy,C,,,,\r\n"))
+
+        output = run_read(v2_config(list_ids=["1", "2"]), STREAM, expecting_exception=True)
+
+    assert sorted((r.record.data["list_id"], r.record.data["email"]) for r in output.records) == [
+        ("1", "ann@example.com"), ("1", "bob@example.com"), ("2", "cy@example.com")]
+    assert stream_error(output, STREAM) == (
+        f"Stream {STREAM}: the export file https://files.example.com/exports/act-1.csv is broken: "
+        "it has 2 rows where Constant Contact reported 3. Slice: {'list_id': '1'}."
+    )

@@ -20,7 +20,7 @@ from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_contacts.components.common import slice_location
+from source_contacts.components.common import SpooledDownloadRequester, slice_location, to_rfc3339
 
 SPACE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -132,12 +132,13 @@ def mask_presigned_url(url: str) -> None:
 
 
 @dataclass
-class PresignedDownloadRequester(HttpRequester):
+class PresignedDownloadRequester(SpooledDownloadRequester):
     """GETs `{{ download_target }}` with no credentials; a 403 from the file host re-polls the job for a new URL.
 
     The CDK downloads the URL captured by the poll that saw the job complete; a presigned URL expires
     (Cometly: 15 minutes), so a late download must ask the job again. Declare the error handler with
-    `403 -> IGNORE` so the 403 reaches this class instead of failing the sync.
+    `403 -> IGNORE` so the 403 reaches this class instead of failing the sync. The file is downloaded whole
+    (SpooledDownloadRequester) before it is decoded.
     refresh_requester: the job status requester; it is sent the same slice, which holds `creation_response`.
     download_url_path: keys leading to the fresh URL in the status answer.
     max_url_refreshes: fresh URLs to try before the sync fails.
@@ -147,34 +148,15 @@ class PresignedDownloadRequester(HttpRequester):
     download_url_path: List[str] = field(default_factory=lambda: ["download_url"])
     max_url_refreshes: int = 3
 
-    def send_request(
-        self,
-        stream_state: Optional[StreamState] = None,
-        stream_slice: Optional[StreamSlice] = None,
-        next_page_token: Optional[Mapping[str, Any]] = None,
-        path: Optional[str] = None,
-        request_headers: Optional[Mapping[str, Any]] = None,
-        request_params: Optional[Mapping[str, Any]] = None,
-        request_body_data: Optional[Union[Mapping[str, Any], str]] = None,
-        request_body_json: Optional[Mapping[str, Any]] = None,
-        log_formatter: Optional[Callable[[requests.Response], Any]] = None,
+    def send_request(  # type: ignore[override]  # every CDK caller passes keywords
+        self, stream_state: Optional[StreamState] = None, stream_slice: Optional[StreamSlice] = None, **kwargs: Any
     ) -> Optional[requests.Response]:
         for refreshes in range(self.max_url_refreshes + 1):
             if refreshes:
                 stream_slice = self._with_fresh_url(stream_slice)
             if stream_slice is not None and stream_slice.extra_fields.get("download_target"):
                 mask_presigned_url(stream_slice.extra_fields["download_target"])
-            response = super().send_request(
-                stream_state=stream_state,
-                stream_slice=stream_slice,
-                next_page_token=next_page_token,
-                path=path,
-                request_headers=request_headers,
-                request_params=request_params,
-                request_body_data=request_body_data,
-                request_body_json=request_body_json,
-                log_formatter=log_formatter,
-            )
+            response = super().send_request(stream_state=stream_state, stream_slice=stream_slice, **kwargs)
             if response is None or response.status_code != 403:
                 return response
             response.close()
@@ -213,9 +195,11 @@ class GzipNdjsonDecoder(Decoder):
 
     The CDK's JsonLineParser skips malformed lines with a warning; here every line must be a JSON object,
     else the sync fails naming the line (the slice is added by the record filter). Empty files are 0 records.
+    datetime_fields: fields whose values must be UTC RFC 3339 ending in `Z`; any other date-time is converted.
     """
 
     parameters: InitVar[Mapping[str, Any]]
+    datetime_fields: List[str] = field(default_factory=list)
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         self._stream = parameters.get("name", "export")
@@ -225,6 +209,7 @@ class GzipNdjsonDecoder(Decoder):
 
     def decode(self, response: requests.Response) -> DECODER_OUTPUT_TYPE:
         # response.raw keeps the bytes compressed whatever Content-Encoding says: we gunzip exactly once.
+        datetimes = self.datetime_fields
         line_no = 0
         try:
             with gzip.GzipFile(fileobj=response.raw, mode="rb") as lines:
@@ -237,12 +222,22 @@ class GzipNdjsonDecoder(Decoder):
                         raise self._error(f"line {line_no} of the export file is not valid JSON ({error})") from error
                     if not isinstance(record, dict):
                         raise self._error(f"line {line_no} of the export file is not a JSON object")
+                    for name in datetimes:
+                        value = record.get(name)
+                        if isinstance(value, str) and value[-1:] != "Z":
+                            record[name] = self._utc(value, name, line_no)
                     yield record
         except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as error:
             raise self._error(f"the export file is truncated or corrupt after line {line_no} ({error})") from error
         finally:
             response.close()
 
+    def _utc(self, value: str, name: str, line_no: int) -> Optional[str]:
+        try:
+            return to_rfc3339(value)
+        except ValueError:
+            raise self._error(f"line {line_no} of the export file: {name} '{value}' is not a date-time") from None
+
     def _error(self, what: str) -> ExportFileError:
-        message = f"Stream {self._stream}: {what}. The sync stops; the state stays before this export."
+        message = f"Stream {self._stream}: {what}. The other windows are still read, then the stream fails with its state before this window."
         return ExportFileError(message=message, internal_message=message, failure_type=FailureType.system_error)

@@ -1,33 +1,51 @@
-"""What the providers' components share: naming a slice in error messages, the export record filter, and the
-HTTP behaviour the CDK's declarative components cannot say (bodies that are not JSON, hosts that cannot be
-reached, Retry-After that holds for every thread, a cap on any wait)."""
+"""What the providers' components share: naming a slice in error messages, the export record filter, UTC date-times,
+export files downloaded whole before they are decoded, and the HTTP behaviour the CDK's declarative components
+cannot say (bodies that are not JSON, hosts that cannot be reached, Retry-After that holds for every thread, a cap on
+any wait)."""
 
 import logging
+import re
 import socket
+import tempfile
 import threading
 import time
+import zlib
 from dataclasses import InitVar, dataclass, field
 from datetime import datetime, timedelta, timezone
 from time import monotonic
-from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Union
+from typing import IO, Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Union
 from urllib.parse import urlsplit
 from weakref import WeakKeyDictionary
 
 import orjson
 import requests
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.exceptions import HTTPError as TransferError
 from urllib3.exceptions import SSLError as TlsError
 
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.extractors.dpath_extractor import DpathExtractor
 from airbyte_cdk.sources.declarative.extractors.record_filter import RecordFilter
+from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
 from airbyte_cdk.sources.declarative.requesters.error_handlers.default_error_handler import DefaultErrorHandler
+from airbyte_cdk.sources.declarative.requesters.http_requester import HttpRequester
+from airbyte_cdk.sources.declarative.requesters.request_options.interpolated_request_options_provider import (
+    InterpolatedRequestOptionsProvider,
+)
 from airbyte_cdk.sources.streams.call_rate import AbstractAPIBudget, AbstractCallRatePolicy, CallRateLimitHit
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
+from airbyte_cdk.utils.mapping_helpers import get_interpolation_context
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+# The forms date-times come in: both CSV forms (`2018-11-29 15:10:15 -0500`, `2019-11-25T16:29:13.057 -0500`), RFC 3339.
+_DATETIME = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?\s*(Z|z|[+-]\d{2}:?\d{2})?"
+)
+_UTC = timezone.utc
+_OFFSETS: Dict[str, timedelta] = {}
+_DOWNLOAD_CHUNK = 1 << 18  # a gzip chunk inflates about tenfold while it is checked
 LOGGER = logging.getLogger("airbyte")
 # No single wait is longer: a Retry-After beyond it fails the stream (the manifest's retry_after_too_long filter
 # says the same number), and so does a budget that would need longer.
@@ -39,6 +57,49 @@ def slice_location(stream_slice: Optional[StreamSlice]) -> Dict[str, Any]:
     if stream_slice is None:
         return {}
     return dict(stream_slice.cursor_slice or stream_slice.partition)
+
+
+def to_rfc3339(value: str) -> Optional[str]:
+    """A date-time as fixed-width UTC RFC 3339 (`2018-11-29T20:10:15.000Z`); empty -> None; else ValueError."""
+    if not value:
+        return None
+    if len(value) > 6 and value[-6] == " " and value[-5] in "+-":
+        # Both CSV forms end in ` -0500`: the wall time, read naive, minus its offset is UTC (the fast path: a few
+        # of these per row make most of a CSV row's cost).
+        offset = _OFFSETS.get(value[-5:])
+        if offset is None:
+            offset = _offset(value[-5:])
+        try:
+            local = datetime.fromisoformat(value[:-6])
+        except ValueError:
+            local = None
+        if offset is not None and local is not None and local.tzinfo is None:
+            return (local - offset).isoformat(timespec="milliseconds") + "Z"
+    return _parse_datetime(value).astimezone(_UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+
+
+def _offset(text: str) -> Optional[timedelta]:
+    """`-0500` as a timedelta (kept for the next value); None if it is not one."""
+    if not text[1:].isdigit():
+        return None
+    offset = (-1 if text[0] == "-" else 1) * timedelta(hours=int(text[1:3]), minutes=int(text[3:]))
+    return _OFFSETS.setdefault(text, offset)
+
+
+def _parse_datetime(value: str) -> datetime:
+    """Any form `_DATETIME` accepts, as an aware datetime; else ValueError."""
+    match = _DATETIME.fullmatch(value.strip())
+    if match is None:
+        raise ValueError(value)
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    micros = int((fraction or "0")[:6].ljust(6, "0"))
+    moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micros, tzinfo=_UTC)
+    if offset and offset not in ("Z", "z"):
+        # A naive time is read as UTC: no API here writes one, and guessing a zone would be worse.
+        sign = -1 if offset[0] == "-" else 1
+        digits = offset[1:].replace(":", "")
+        moment -= sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return moment
 
 
 @dataclass
@@ -88,6 +149,119 @@ class ExportSliceRecordFilter(RecordFilter):
             return ""
         start = stream_slice.cursor_slice.get(self.slice_start_field) or ""
         return str(start)[:19].replace(" ", "T")
+
+
+class _CutShort(Exception):
+    """The file ended before its end: fewer bytes than Content-Length, or a gzip file without its trailer."""
+
+
+class _GzipEnd:
+    """Inflates a gzip body as it arrives, only to see that it ends with its trailer (CRC and length checked),
+    member after member, counting the complete lines before a cut."""
+
+    def __init__(self) -> None:
+        self._inflate = zlib.decompressobj(wbits=31)
+        self._started = False
+        self.lines = 0
+
+    def feed(self, chunk: bytes) -> None:
+        while chunk:
+            self._started = True
+            self.lines += self._inflate.decompress(chunk).count(b"\n")
+            if not self._inflate.eof:
+                return
+            chunk = self._inflate.unused_data  # a next member starts here
+            if chunk:
+                self._inflate = zlib.decompressobj(wbits=31)
+
+    def check(self) -> None:
+        if self._started and not self._inflate.eof:
+            raise _CutShort(f"the gzip file ends without its trailer after line {self.lines}")
+
+
+def expected_records(response: requests.Response) -> Optional[int]:
+    """The record count the API reported for a file SpooledDownloadRequester downloaded; None when it reports none."""
+    return getattr(response, "expected_records", None)
+
+
+@dataclass
+class SpooledDownloadRequester(HttpRequester):
+    """Downloads an export file whole into a temporary file, checked complete, before a record of it is decoded.
+
+    The decoder then reads the file from disk, so a download cut in the middle of the body (the connection reset:
+    urllib3 ProtocolError; a read timeout) starts again without a record read twice or lost: `max_attempts`
+    downloads, then the stream fails naming the file. Complete means as many bytes as Content-Length (or the chunked
+    framing) says and, for a gzip file, its trailer. The file is streamed to disk, never held in memory.
+
+    request_headers: the request headers (the factory builds them for an HttpRequester, not for a custom one).
+    expected_records: interpolated, the number of records the API reports for the file (`polling_response` is the
+      completed job's status; use .get() so that a status without it means no count); handed to the decoder as
+      `response.expected_records` (see expected_records()).
+    gzip_file: the body is a gzip file: kept compressed, checked to its trailer.
+    max_attempts: downloads of one file before the stream fails; `retry_wait_seconds` before the second, doubling.
+    """
+
+    request_headers: Mapping[str, str] = field(default_factory=dict)
+    expected_records: str = ""
+    gzip_file: bool = False
+    max_attempts: int = 3
+    retry_wait_seconds: float = 2.0
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        if self.request_headers:
+            self.request_options_provider = InterpolatedRequestOptionsProvider(
+                config=self.config, request_headers=self.request_headers, parameters=parameters
+            )
+        self.stream_response = True  # the body goes to disk in chunks
+        super().__post_init__(parameters)
+        self._stream = parameters.get("name", self.name)
+        self._expected = InterpolatedString.create(self.expected_records, parameters=parameters)
+
+    def send_request(  # type: ignore[override]  # every CDK caller passes keywords
+        self, stream_state: Optional[StreamState] = None, stream_slice: Optional[StreamSlice] = None, **kwargs: Any
+    ) -> Optional[requests.Response]:
+        attempt = 1
+        while True:
+            response = super().send_request(stream_state=stream_state, stream_slice=stream_slice, **kwargs)
+            if response is None or not response.ok:
+                return response  # an answer the error handler let through (an ignored 403) is the caller's
+            try:
+                body = self._spool(response)
+                break
+            except (_CutShort, TransferError, requests.RequestException, zlib.error) as error:
+                source, reason = response.url.split("?", 1)[0], f"{type(error).__name__}: {error}"  # no key, no signature
+                if attempt >= self.max_attempts:
+                    # The slice is added by ExportSliceRecordFilter, which the failure passes on its way out.
+                    message = f"Stream {self._stream}: the export file {source} arrived incomplete {attempt} times; the last time: {reason}."
+                    raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.transient_error)
+                self.logger.info(f"Stream {self._stream}: the export file {source} arrived incomplete ({reason}); downloading it again.")
+                time.sleep(self.retry_wait_seconds * 2 ** (attempt - 1))
+                attempt += 1
+        response.raw = body
+        count = self._expected.eval(self.config, **get_interpolation_context(stream_slice=stream_slice))
+        response.expected_records = None if count in (None, "") else int(count)  # type: ignore[attr-defined]
+        return response
+
+    def _spool(self, response: requests.Response) -> IO[bytes]:
+        """The body in a temporary file (deleted when closed), rewound; _CutShort (or the transfer's error) if it is not whole."""
+        spool = tempfile.TemporaryFile()
+        gzip_end = _GzipEnd() if self.gzip_file else None
+        try:
+            with response:  # gives the connection back, whatever happens
+                for chunk in response.raw.stream(_DOWNLOAD_CHUNK, decode_content=not self.gzip_file):
+                    spool.write(chunk)
+                    if gzip_end:
+                        gzip_end.feed(chunk)
+                length, received = response.headers.get("Content-Length"), response.raw.tell()
+            if length is not None and received != int(length):
+                raise _CutShort(f"{received} of {length} bytes")
+            if gzip_end:
+                gzip_end.check()
+        except BaseException:
+            spool.close()
+            raise
+        spool.seek(0)
+        return spool
 
 
 @dataclass

@@ -241,3 +241,19 @@ def test_malformed_line_fails_naming_it() -> None:
 def test_a_line_that_is_not_an_object_fails() -> None:
     with pytest.raises(ExportFileError, match=r"line 1 of the export file is not a JSON object"):
         _decode(gzip.compress(b'[1, 2]\n'))
+
+
+def test_date_times_not_in_utc_become_utc_ending_in_z_and_those_in_utc_are_left_alone() -> None:
+    lines = (b'{"id":1,"created_at":"2024-01-15T10:23:45.000000Z","updated_at":"2024-01-15T12:23:45+02:00"}\n'
+             b'{"id":2,"created_at":"2024-01-15 10:23:45","updated_at":null}\n')
+    decoder = GzipNdjsonDecoder(parameters={"name": "cometly_contacts_export"}, datetime_fields=["created_at", "updated_at"])
+    assert list(decoder.decode(_gzip_response(gzip.compress(lines)))) == [
+        {"id": 1, "created_at": "2024-01-15T10:23:45.000000Z", "updated_at": "2024-01-15T10:23:45.000Z"},
+        {"id": 2, "created_at": "2024-01-15T10:23:45.000Z", "updated_at": None},
+    ]
+    with pytest.raises(ExportFileError) as error:
+        list(decoder.decode(_gzip_response(gzip.compress(b'{"id":3,"created_at":"yesterday"}\n'))))
+    assert error.value.message == (
+        "Stream cometly_contacts_export: line 1 of the export file: created_at 'yesterday' is not a date-time. "
+        "The other windows are still read, then the stream fails with its state before this window."
+    )

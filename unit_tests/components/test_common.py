@@ -1,13 +1,18 @@
 """components/common.py: slice_location, ExportSliceRecordFilter (partition fields, cursor floor, slice named on failure),
-and PausingApiBudget (Retry-After for every thread, no wait for budget over 10 minutes)."""
+to_rfc3339, SpooledDownloadRequester (the whole file on disk, downloads cut half way started again), and
+PausingApiBudget (Retry-After for every thread, no wait for budget over 10 minutes)."""
 
+import gzip
+import io
 import threading
+import zlib
 from datetime import timedelta
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 import requests
+import requests_mock
 import yaml
 
 from airbyte_cdk.models import FailureType
@@ -18,7 +23,14 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_contacts.cdk_hooks import ContactsComponentFactory
 from source_contacts.components import common
-from source_contacts.components.common import ExportSliceRecordFilter, PausingApiBudget, slice_location
+from source_contacts.components.common import (
+    ExportSliceRecordFilter,
+    PausingApiBudget,
+    SpooledDownloadRequester,
+    expected_records,
+    slice_location,
+    to_rfc3339,
+)
 from tests.support.fixtures import SleepRecorder
 
 MANIFEST = Path(common.__file__).parent.parent / "manifest.yaml"
@@ -75,6 +87,143 @@ def test_a_failure_while_reading_names_the_slice() -> None:
     with pytest.raises(AirbyteTracedException) as raised:
         next(out)
     assert raised.value.message == "Stream s: the export file f is broken: row 2. Slice: {'list_id': '7'}."
+
+
+# ---------------------------------------------------------------- to_rfc3339
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("2018-11-29 15:10:15 -0500", "2018-11-29T20:10:15.000Z"),
+        ("2019-11-25T16:29:13.057 -0500", "2019-11-25T21:29:13.057Z"),
+        ("2019-11-25T23:29:13.5+05:30", "2019-11-25T17:59:13.500Z"),
+        ("2024-03-01T10:00:00.000Z", "2024-03-01T10:00:00.000Z"),
+        ("2024-12-31 23:30:00 -0100", "2025-01-01T00:30:00.000Z"),
+        ("2019-11-25T16:29:13.0575 +0130", "2019-11-25T14:59:13.057Z"),  # four fraction digits
+        ("2019-11-25 16:29:13 -05:00", "2019-11-25T21:29:13.000Z"),  # colon offset: the regex path
+        ("2019-11-25 16:29:13", "2019-11-25T16:29:13.000Z"),  # no offset: read as UTC
+        ("", None),
+    ],
+)
+def test_to_rfc3339_normalizes_both_csv_forms_to_utc(value: str, expected: str) -> None:
+    assert to_rfc3339(value) == expected
+
+
+def test_to_rfc3339_rejects_what_is_not_a_date_time() -> None:
+    with pytest.raises(ValueError):
+        to_rfc3339("29/11/2018")
+    with pytest.raises(ValueError):
+        to_rfc3339("29/11/2018 10:00 -0500")
+
+
+# ---------------------------------------------------------------- SpooledDownloadRequester
+
+FILE = "https://files.example.com/exports/f.csv"
+CSV = b"Email\r\na@example.com\r\nb@example.com\r\n"
+
+
+def _spooler(url_base: str = FILE, **kwargs: object) -> SpooledDownloadRequester:
+    return SpooledDownloadRequester(
+        name="job download - s",
+        url_base=url_base,
+        config={},
+        parameters={"name": "s"},
+        request_headers={"Accept": "text/csv"},
+        expected_records="{{ polling_response.get('status', {}).get('items_total_count') }}",
+        **kwargs,
+    )
+
+
+def _download_slice(polling_response: dict) -> StreamSlice:
+    return StreamSlice(partition={}, cursor_slice={}, extra_fields={"polling_response": polling_response})
+
+
+class _ResetAfter(io.RawIOBase):
+    """A body whose connection is reset after `size` bytes, as urllib3 meets it when a server goes away half way."""
+
+    def __init__(self, body: bytes, size: int) -> None:
+        self._body, self._left = io.BytesIO(body), size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray) -> int:
+        if self._left <= 0:
+            raise ConnectionResetError(104, "Connection reset by peer")
+        chunk = self._body.read(min(len(buffer), self._left))
+        self._left -= len(chunk)
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def test_the_file_is_downloaded_whole_to_disk_with_the_reported_count() -> None:
+    with requests_mock.Mocker() as mocker:
+        mocker.get(FILE, content=CSV, headers={"Content-Length": str(len(CSV))})
+        response = _spooler().send_request(stream_slice=_download_slice({"status": {"items_total_count": 2}}))
+
+        assert mocker.last_request.headers["Accept"] == "text/csv"
+    assert response.raw.read() == CSV and response.raw.seekable()
+    assert expected_records(response) == 2
+
+
+def test_without_a_reported_count_there_is_none() -> None:
+    with requests_mock.Mocker() as mocker:
+        mocker.get(FILE, content=CSV)
+        response = _spooler().send_request(stream_slice=_download_slice({"state": "completed"}))
+    assert expected_records(response) is None
+
+
+def test_a_download_reset_half_way_is_downloaded_again(sleeps: SleepRecorder) -> None:
+    with requests_mock.Mocker() as mocker:
+        mocker.get(FILE, [
+            {"body": _ResetAfter(CSV, 10), "headers": {"Content-Length": str(len(CSV))}},
+            {"content": CSV[:12], "headers": {"Content-Length": str(len(CSV))}},  # fewer bytes than announced
+            {"content": CSV, "headers": {"Content-Length": str(len(CSV))}},
+        ])
+        response = _spooler().send_request(stream_slice=_download_slice({"status": {"items_total_count": 2}}))
+
+        assert mocker.call_count == 3
+    assert response.raw.read() == CSV
+    assert sleeps.waits == [2.0, 4.0]
+
+
+def test_a_download_reset_every_time_fails_naming_stream_and_file_without_the_query() -> None:
+    with requests_mock.Mocker() as mocker:
+        mocker.get(FILE, [{"body": _ResetAfter(CSV, 10), "headers": {"Content-Length": str(len(CSV))}} for _ in range(3)])
+        requester = _spooler(url_base=f"{FILE}?api_key=secret")
+        with pytest.raises(AirbyteTracedException) as raised:
+            requester.send_request(stream_slice=_download_slice({}))
+
+        assert mocker.call_count == 3
+    assert raised.value.failure_type == FailureType.transient_error
+    assert raised.value.message.startswith(f"Stream s: the export file {FILE} arrived incomplete 3 times; the last time: ProtocolError:")
+    assert "secret" not in raised.value.message
+
+
+def test_a_gzip_file_without_its_trailer_is_downloaded_again_then_fails_naming_the_last_whole_line() -> None:
+    lines = b"".join(b'{"id":%d,"pad":"%s"}\n' % (i, b"x" * 40) for i in range(2000))
+    whole = gzip.compress(lines)
+    cut = whole[: len(whole) // 2]
+    with requests_mock.Mocker() as mocker:
+        mocker.get(FILE, [{"content": cut}, {"content": whole}])
+        response = _spooler(gzip_file=True).send_request(stream_slice=_download_slice({}))
+        assert gzip.decompress(response.raw.read()) == lines
+
+        mocker.get(FILE, [{"content": cut}] * 3)
+        with pytest.raises(AirbyteTracedException) as raised:
+            _spooler(gzip_file=True).send_request(stream_slice=_download_slice({}))
+    complete_lines = zlib.decompressobj(wbits=31).decompress(cut).count(b"\n")
+    assert 0 < complete_lines < 2000
+    assert raised.value.message.endswith(f"_CutShort: the gzip file ends without its trailer after line {complete_lines}.")
+
+
+def test_a_gzip_file_of_several_members_or_none_is_whole() -> None:
+    two_members = gzip.compress(b'{"id":1}\n') + gzip.compress(b'{"id":2}\n')
+    with requests_mock.Mocker() as mocker:
+        mocker.get(FILE, [{"content": two_members}, {"content": b""}])
+        assert _spooler(gzip_file=True).send_request(stream_slice=_download_slice({})).raw.read() == two_members
+        assert _spooler(gzip_file=True).send_request(stream_slice=_download_slice({})).raw.read() == b""
 
 
 # ---------------------------------------------------------------- PausingApiBudget

@@ -1,6 +1,6 @@
-"""components/constant_contact.py: CsvExportDecoder (streamed CSV, label mapping, dates, loud failures),
-AccessTokenAuthenticator (a fixed v3 token), OptOutsPagination (each window's opt-outs), V2ListPartitionRouter
-(configured v2 lists, else every list) and FirstSeenListsStartAtStartDate (per-list state)."""
+"""components/constant_contact.py: CsvExportDecoder (streamed CSV, label mapping, custom fields, nulls, dates, row
+counts, loud failures), AccessTokenAuthenticator (a fixed v3 token), OptOutsPagination (each window's opt-outs),
+V2ListPartitionRouter (configured v2 lists, else every list) and FirstSeenListsStartAtStartDate (per-list state)."""
 
 import io
 import json
@@ -24,7 +24,7 @@ from source_contacts.components.constant_contact import (
     V2ListPartitionRouter,
     opt_outs_query,
     snake_case,
-    to_rfc3339,
+    to_date,
 )
 from tests.support.builders import V3_URL, v2_config, v3_access_token_config
 
@@ -47,40 +47,16 @@ def _v3() -> CsvExportDecoder:
     )
 
 
-@pytest.mark.parametrize(
-    "value, expected",
-    [
-        ("2018-11-29 15:10:15 -0500", "2018-11-29T20:10:15.000Z"),
-        ("2019-11-25T16:29:13.057 -0500", "2019-11-25T21:29:13.057Z"),
-        ("2019-11-25T23:29:13.5+05:30", "2019-11-25T17:59:13.500Z"),
-        ("2024-03-01T10:00:00.000Z", "2024-03-01T10:00:00.000Z"),
-        ("2024-12-31 23:30:00 -0100", "2025-01-01T00:30:00.000Z"),
-        ("2019-11-25T16:29:13.0575 +0130", "2019-11-25T14:59:13.057Z"),  # four fraction digits
-        ("2019-11-25 16:29:13 -05:00", "2019-11-25T21:29:13.000Z"),  # colon offset: the regex path
-        ("2019-11-25 16:29:13", "2019-11-25T16:29:13.000Z"),  # no offset: read as UTC
-        ("", None),
-    ],
-)
-def test_to_rfc3339_normalizes_both_csv_forms_to_utc(value: str, expected: str) -> None:
-    assert to_rfc3339(value) == expected
-
-
-def test_to_rfc3339_rejects_what_is_not_a_date_time() -> None:
-    with pytest.raises(ValueError):
-        to_rfc3339("29/11/2018")
-    with pytest.raises(ValueError):
-        to_rfc3339("29/11/2018 10:00 -0500")
-
-
 def test_snake_case_gives_stable_names() -> None:
     assert [snake_case(label) for label in ["State/Province (Intl)", "Favorite Color", " Shoe  Size ", "EMAIL"]] == [
         "state_province_intl", "favorite_color", "shoe_size", "email",
     ]
 
 
-def test_field_names_drop_the_type_suffix_and_keep_colliding_columns_apart() -> None:
-    names = _v3().field_names(["First name", "Email address - other", "Phone number - home", "Phone number - work", "Updated At"])
-    assert names == ["first_name", "email_address", "phone_number", "phone_number_work", "updated_at"]
+def test_columns_drop_the_type_suffix_and_keep_colliding_columns_apart() -> None:
+    keys, custom = _v3().columns(["First name", "Email address - other", "Phone number - home", "Phone number - work", "Updated At"])
+    assert keys == ["first_name", "email_address", "phone_number", "phone_number_work", "updated_at"]
+    assert custom == []
 
 
 def test_decode_handles_bom_quotes_newlines_and_non_ascii() -> None:
@@ -97,7 +73,7 @@ def test_decode_of_an_empty_body_or_a_lone_header_is_no_record() -> None:
 def test_a_row_with_the_wrong_field_count_fails_naming_stream_row_and_line_without_the_query() -> None:
     body = b'First name,Updated At\r\n"A\nB",\r\nC,,extra\r\n'
     records = _v3().decode(_response(body))
-    assert next(records) == {"first_name": "A\nB", "updated_at": None}
+    assert next(records) == {"first_name": "A\nB"}
     with pytest.raises(CsvExportError) as raised:
         next(records)
     assert raised.value.message == (
@@ -109,6 +85,82 @@ def test_a_row_with_the_wrong_field_count_fails_naming_stream_row_and_line_witho
 def test_an_unreadable_date_fails_naming_the_field() -> None:
     with pytest.raises(CsvExportError, match=r"row 1 \(line 2\): updated_at 'soon' is not a date-time"):
         list(_v3().decode(_response(b"First name,Updated At\r\nA,soon\r\n")))
+
+
+def _v3_every_field() -> CsvExportDecoder:
+    return CsvExportDecoder(
+        parameters={"name": "cc_contacts_export"},
+        labels={"Email address": "email_address", "Updated At": "updated_at"},
+        type_suffix=True,
+        datetime_fields=["updated_at"],
+        date_fields=["anniversary", "birthday"],
+        standard_fields=["email_address", "phone_number", "anniversary", "birthday", "updated_at"],
+    )
+
+
+def test_columns_that_are_no_standard_field_are_custom_under_their_whole_label() -> None:
+    header = ["Email address - other", "Favorite Color", "Source - event, spring", "Phone number - home", "Phone number - work"]
+    keys, custom = _v3_every_field().columns(header)
+    assert keys == ["email_address", ("Favorite Color",), ("Source - event, spring",), "phone_number", "phone_number_work"]
+    assert custom == [(("Favorite Color",), "Favorite Color"), (("Source - event, spring",), "Source - event, spring")]
+
+
+def test_custom_values_go_into_custom_fields_as_strings_and_empty_ones_are_left_out() -> None:
+    body = 'Email address - other,Favorite Color,"Size, ""EU""",Updated At\r\na@x,blue,42,\r\nb@x,,,\r\nc@x,,0,\r\n'
+    records = list(_v3_every_field().decode(_response(body.encode())))
+    assert records == [
+        {"email_address": "a@x", "custom_fields": {"Favorite Color": "blue", 'Size, "EU"': "42"}},
+        {"email_address": "b@x"},
+        {"email_address": "c@x", "custom_fields": {'Size, "EU"': "0"}},
+    ]
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [("2006-11-15", "2006-11-15"), ("2006/1/5", "2006-01-05"), ("11/15/2006", "2006-11-15"), ("1-5-2006", "2006-01-05"),
+     ("2015-06-20 00:00:00 -0400", "2015-06-20"), ("12/25", None), ("2-3", None), ("", None)],
+)
+def test_to_date_reads_the_documented_forms_and_a_month_and_day_without_a_year_is_none(value: str, expected: str) -> None:
+    assert to_date(value) == expected
+
+
+@pytest.mark.parametrize("value", ["15/11/2006", "2006-02-30", "soon", "11/15/06"])
+def test_to_date_rejects_what_is_not_a_date(value: str) -> None:
+    with pytest.raises(ValueError):
+        to_date(value)
+
+
+def test_an_unreadable_date_fails_naming_row_and_field() -> None:
+    with pytest.raises(CsvExportError, match=r"row 1 \(line 2\): anniversary '31/12/2020' is not a date"):
+        list(_v3_every_field().decode(_response(b"Email address - other,Anniversary\r\na@x,31/12/2020\r\n")))
+
+
+def test_rows_are_compared_with_the_count_the_api_reported() -> None:
+    body = b"First name,Updated At\r\nA,\r\nB,\r\n"
+    for reported, fails in [(2, False), (3, True), (1, True), (None, False)]:
+        response = _response(body)
+        response.expected_records = reported
+        if fails:
+            with pytest.raises(CsvExportError, match=f"it has 2 rows where Constant Contact reported {reported}"):
+                list(_v3().decode(response))
+        else:
+            assert len(list(_v3().decode(response))) == 2
+
+
+def test_a_field_of_any_size_is_read() -> None:
+    big = "x" * (1 << 20)
+    assert list(_v3().decode(_response(f'First name\r\n"{big}"\r\n'.encode())))[0]["first_name"] == big
+
+
+def test_bytes_that_are_not_utf8_fail_naming_line_and_byte_even_past_the_first_chunk() -> None:
+    rows = b"".join(b"row%d,x\r\n" % i for i in range(5000))  # far beyond the text reader's first chunk
+    body = b"First name,Last\r\n" + rows + b"bad,\xe2\x82\r\n"
+    with pytest.raises(CsvExportError) as raised:
+        list(_v3().decode(_response(body)))
+    assert raised.value.message == (
+        "Stream cc_contacts_export: the export file https://files.example.com/x.csv is broken: "
+        f"line 5002 (byte {len(body) - 4}) has bytes that are not UTF-8 (e282)."
+    )
 
 
 # ---------------------------------------------------------------- AccessTokenAuthenticator
