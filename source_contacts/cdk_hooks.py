@@ -1,13 +1,14 @@
 """The one place where source-contacts reaches past the CDK's public extension points.
 
 airbyte-cdk 7.39.1 waits a fixed 5 s between export job polls, fails a job without naming its slice, retries a failing
-window as it is however large, and builds the orchestrator that does all three inside
-ModelToComponentFactory.create_async_retriever, with no hook. The source's factory itself is built inside
-ConcurrentDeclarativeSource.__init__, also with no hook. So:
-- PollingJobOrchestrator overrides three private methods of AsyncJobOrchestrator;
-- ContactsComponentFactory gives every AsyncRetriever that orchestrator, and builds the per-record fast path of
-  components/common.py in place of the CDK's generic components (public factory methods, and the download
-  retriever's selector, which create_async_retriever builds inside its job repository);
+window as it is however large, loops for ever on a job that timed out on its last attempt, and builds the
+orchestrator that does all this inside ModelToComponentFactory.create_async_retriever, with no hook. The source's
+factory itself is built inside ConcurrentDeclarativeSource.__init__, also with no hook. So:
+- PollingJobOrchestrator overrides four private methods of AsyncJobOrchestrator;
+- ContactsComponentFactory gives every AsyncRetriever that orchestrator, every requester the manifest's api_budget
+  wrapped in a PausingApiBudget, and builds the per-record fast path of components/common.py in place of the CDK's
+  generic components (public factory methods, and the download retriever's selector, which create_async_retriever
+  builds inside its job repository);
 - use_contacts_component_factory() hands the factory to a source (one private attribute).
 unit_tests/test_cdk_hooks.py fails when any CDK internal named here changes.
 """
@@ -38,6 +39,7 @@ from source_contacts.components.common import (
     AdaptiveWindowCursor,
     DeferredObserveCursor,
     PlainRecordSelector,
+    PausingApiBudget,
     WindowReportingRetriever,
     slice_location,
 )
@@ -93,12 +95,26 @@ class PollingJobOrchestrator(AsyncJobOrchestrator):
         (self._sleep or time.sleep)(self._next_wait)
         self._next_wait = min(self._next_wait * 2, self.MAX_WAIT_SECONDS)
 
+    def _halves(self, partition: AsyncPartition) -> Optional[List[StreamSlice]]:
+        """The two halves to export instead of `partition`'s window, when its job timed out or failed
+        SPLIT_AFTER_FAILURES times and the window is longer than the split floor; else None."""
+        timed_out = any(job.status() == AsyncJobStatus.TIMED_OUT for job in partition.jobs)
+        if self._split and (timed_out or len(self._failed_job_ids.get(partition, ())) >= self.SPLIT_AFTER_FAILURES):
+            return self._split(partition.stream_slice)
+        return None
+
+    def _replace_failed_jobs(self, partition: AsyncPartition) -> None:
+        # Left to the partition processing: a job that timed out on its last attempt, which then fails naming its slice
+        # (the CDK would raise "Max attempt reached" and loop on that for ever, never waiting), and a timed-out window
+        # that is split there (the CDK would create it again whole: the timeout shows first here).
+        if not partition.has_reached_max_attempt() and not self._halves(partition):
+            super()._replace_failed_jobs(partition)
+
     def _reallocate_partition(self, current_running_partitions: List[AsyncPartition], partition: AsyncPartition) -> None:
         # Called for a failed or timed-out job that has attempts left: the CDK retries it as it is.
         failed = self._failed_job_ids.setdefault(partition, set())
         failed.update(job.api_job_id() for job in partition.jobs if job.status() in _FAILED)
-        timed_out = any(job.status() == AsyncJobStatus.TIMED_OUT for job in partition.jobs)
-        halves = self._split(partition.stream_slice) if self._split and (timed_out or len(failed) >= self.SPLIT_AFTER_FAILURES) else None
+        halves = self._halves(partition)
         if not halves:
             super()._reallocate_partition(current_running_partitions, partition)
             return
@@ -107,10 +123,8 @@ class PollingJobOrchestrator(AsyncJobOrchestrator):
             self._job_tracker.remove_job(job.api_job_id())
         for half in halves:  # the iterator pops what was added from the end of its buffer: the first half goes first
             self._slice_iterator.add_at_the_beginning(half)
-        LOGGER.info(
-            f"Stream {self._stream}: the export job for {slice_location(partition.stream_slice)} "
-            f"{'timed out' if timed_out else f'failed {len(failed)} times'}; exporting it as two halves."
-        )
+        why = f"failed {len(failed)} times" if len(failed) >= self.SPLIT_AFTER_FAILURES else "timed out"
+        LOGGER.info(f"Stream {self._stream}: the export job for {slice_location(partition.stream_slice)} {why}; exporting it as two halves.")
 
     def _process_partitions_with_errors(self, partition: AsyncPartition) -> None:
         super()._process_partitions_with_errors(partition)
@@ -138,7 +152,9 @@ class ContactsComponentFactory(ModelToComponentFactory):
     - a RecordSelector without transformations, schema normalization or file upload is a PlainRecordSelector, and so
       is the selector of every AsyncRetriever's download retriever;
     - an AsyncRetriever whose $parameters declare `split_failed_windows_down_to` (an ISO 8601 duration) exports a
-      failing window as two halves, down to windows of that length.
+      failing window as two halves, down to windows of that length;
+    - the api_budget is a PausingApiBudget (a 429's Retry-After holds for every thread; no wait for budget over 10
+      minutes).
     """
 
     def create_concurrent_cursor_from_datetime_based_cursor(
@@ -171,6 +187,9 @@ class ContactsComponentFactory(ModelToComponentFactory):
         if selector.transformations or selector.file_uploader or model.schema_normalization != SchemaNormalization.None_:
             return selector
         return PlainRecordSelector.replacing(selector, model.parameters or {})
+
+    def create_http_api_budget(self, model: Any, config: Any, **kwargs: Any) -> PausingApiBudget:
+        return PausingApiBudget(super().create_http_api_budget(model, config, **kwargs))
 
     def create_async_retriever(self, model: Any, config: Any, *, name: str, **kwargs: Any) -> AsyncRetriever:
         if isinstance(kwargs.get("stream_slicer"), AdaptiveWindowCursor):

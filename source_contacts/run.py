@@ -1,15 +1,33 @@
 """Console entry point: the CDK's `launch`, with secrets masked in every message the connector prints."""
 
+import logging
+import re
 import sys
 from typing import Any, DefaultDict, Dict, Iterable, Optional, Tuple
 
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
-from airbyte_cdk.logger import PRINT_BUFFER
-from airbyte_cdk.models import AirbyteMessage, Type
+from airbyte_cdk.logger import PRINT_BUFFER, AirbyteLogFormatter
+from airbyte_cdk.models import AirbyteMessage, ConnectorSpecification, FailureType, Type
 from airbyte_cdk.sources.connector_state_manager import HashableStreamDescriptor
+from airbyte_cdk.sources.utils.schema_helpers import split_config
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_contacts.source import SourceContacts
+from source_contacts.source import SourceContacts, describe_spec_violation
+
+
+# A query parameter that signs or authorizes a URL (X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token, ...).
+_SIGNING_VALUE = re.compile(r"(?i)([?&][\w-]*(?:signature|credential|token)[\w-]*=)[^&\s\"'\\]+")
+
+
+def without_signing_values(text: str) -> str:
+    """`text` with the value of every URL signing parameter replaced by ****: a presigned download URL is a credential,
+    and the job status that hands it out is printed (--debug) before the connector could register it as a secret."""
+    return _SIGNING_VALUE.sub(r"\1****", text)
+
+
+def _filtered(text: Optional[str]) -> Optional[str]:
+    return without_signing_values(filter_secrets(text)) if text else text
 
 
 def masked(message: AirbyteMessage) -> AirbyteMessage:
@@ -19,11 +37,11 @@ def masked(message: AirbyteMessage) -> AirbyteMessage:
     if message.type is Type.RECORD:
         return message  # most of a read: decided in one comparison
     if message.type == Type.LOG and message.log:
-        message.log.message = filter_secrets(message.log.message)
+        message.log.message = _filtered(message.log.message)
         message.log.stack_trace = _filtered(message.log.stack_trace)
     elif message.type == Type.TRACE and message.trace and message.trace.error:
         error = message.trace.error
-        error.message = filter_secrets(error.message)
+        error.message = _filtered(error.message)
         error.internal_message = _filtered(error.internal_message)
         error.stack_trace = _filtered(error.stack_trace)
     elif message.type == Type.CONNECTION_STATUS and message.connectionStatus:
@@ -31,8 +49,12 @@ def masked(message: AirbyteMessage) -> AirbyteMessage:
     return message
 
 
-def _filtered(text: Optional[str]) -> Optional[str]:
-    return filter_secrets(text) if text else text
+class MaskingLogFormatter(AirbyteLogFormatter):
+    """The CDK's log formatter whose lines show no URL signing value: the lines --debug prints hold response bodies
+    and URLs as they are."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return without_signing_values(super().format(record))
 
 
 class MaskingEntrypoint(AirbyteEntrypoint):
@@ -68,6 +90,14 @@ class MaskingEntrypoint(AirbyteEntrypoint):
         return AirbyteEntrypoint.handle_record_counts(message, stream_message_count)
 
     @staticmethod
+    def validate_connection(source_spec: ConnectorSpecification, config: Any) -> None:
+        """The CDK's check of the config against the spec, whose error names the key (its path) and says why."""
+        problem = describe_spec_violation(split_config(config)[0], source_spec.connectionSpecification)
+        if problem:
+            raise AirbyteTracedException(message=problem, internal_message=problem, failure_type=FailureType.config_error)
+        AirbyteEntrypoint.validate_connection(source_spec, config)
+
+    @staticmethod
     def airbyte_message_to_string(airbyte_message: AirbyteMessage) -> str:
         # What run() prints besides check/discover/read: the spec and the messages queued around them.
         return AirbyteEntrypoint.airbyte_message_to_string(masked(airbyte_message))
@@ -92,9 +122,17 @@ RECORDS_PER_WRITE = 256
 def run() -> None:
     """The CDK's `launch` with a MaskingEntrypoint, writing records in batches: any other line goes out at once, with
     the records before it. Each batch is flushed, so the print buffer never holds more than one (it would otherwise
-    gather a tenth of a second of output, several MB at full speed)."""
+    gather a tenth of a second of output, several MB at full speed). A config or state file it cannot use ends with an
+    error TRACE."""
     args = sys.argv[1:]
-    entrypoint = MaskingEntrypoint(_build_source(args))
+    try:
+        source = _build_source(args)
+    except AirbyteTracedException as error:
+        print(MaskingEntrypoint.airbyte_message_to_string(error.as_airbyte_message()))
+        sys.exit(1)
+    entrypoint = MaskingEntrypoint(source)
+    for handler in logging.getLogger().handlers:  # the CDK's console handler, set up by the entry point
+        handler.setFormatter(MaskingLogFormatter())
     with PRINT_BUFFER:
         stdout, lines = sys.stdout, []  # the print buffer, as in launch; whole lines, newlines included
 

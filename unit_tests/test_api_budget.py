@@ -46,7 +46,7 @@ def calls_allowed(budget, method: str, url: str, up_to: int = 100) -> int:
     [
         ("POST", f"{COMETLY}/contacts/exports", 5),
         ("GET", f"{COMETLY}/contacts/exports/123", 30),
-        ("GET", f"{COMETLY}/contacts", 100),  # no documented limit on the list
+        ("GET", f"{COMETLY}/contacts", 15),
         ("GET", "https://api.cc.email/v3/contacts", 4),
         ("POST", "https://api.cc.email/v3/activities/contact_exports", 4),
         ("POST", "https://authz.constantcontact.com/oauth2/default/v1/token", 100),

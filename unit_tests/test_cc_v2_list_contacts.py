@@ -109,5 +109,5 @@ class CcV2ListContactsTest(TestCase):
         # The list's URL without its query: no api_key in the message.
         assert stream_error(output, STREAM) == (
             f"Constant Contact v2 answered 404 Not Found for {V2_URL}/lists/99/contacts: "
-            "remove the missing list from constant_contact_v2.list_ids."
+            "there is no list 99 in this account; remove it from constant_contact_v2.list_ids."
         )

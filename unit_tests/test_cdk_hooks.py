@@ -1,4 +1,4 @@
-"""cdk_hooks: the export poll schedule, the failed-job message, and the CDK internals they rely on."""
+"""cdk_hooks: the export poll schedule, the failed-job message (timed-out jobs too), and the CDK internals they rely on."""
 
 import inspect
 from dataclasses import fields
@@ -9,10 +9,11 @@ from unittest.mock import MagicMock
 import pytest
 
 from airbyte_cdk.sources.declarative.async_job.job import AsyncJob
-from airbyte_cdk.sources.declarative.async_job.job_orchestrator import AsyncJobOrchestrator, LookaheadIterator
+from airbyte_cdk.sources.declarative.async_job.job_orchestrator import AsyncJobOrchestrator, AsyncPartition, LookaheadIterator
 from airbyte_cdk.sources.declarative.async_job.job_tracker import JobTracker
 from airbyte_cdk.sources.declarative.async_job.repository import AsyncJobRepository
 from airbyte_cdk.sources.declarative.async_job.status import AsyncJobStatus
+from airbyte_cdk.sources.declarative.async_job.timer import Timer
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
 from airbyte_cdk.sources.declarative.extractors.record_selector import RecordSelector
 from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
@@ -104,6 +105,42 @@ def test_a_slice_failing_every_attempt_fails_naming_stream_and_slice() -> None:
     )
 
 
+class TimingOutRepository(ScriptedRepository):
+    """Jobs that run for ever and time out after `timeout` on the jobs' clock."""
+
+    def __init__(self, timeout: timedelta) -> None:
+        super().__init__([RUNNING])
+        self.timeout = timeout
+
+    def start(self, stream_slice: StreamSlice) -> AsyncJob:
+        self.started += 1
+        return AsyncJob(f"job-{self.started}", stream_slice, timeout=self.timeout)
+
+
+@pytest.mark.timeout(60)
+def test_a_slice_whose_last_attempt_times_out_fails_naming_it_instead_of_looping(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The jobs' clock moves only while the orchestrator waits, so each timeout is seen after a wait, as in a real sync.
+    now = [datetime(2024, 1, 1, tzinfo=timezone.utc)]
+    monkeypatch.setattr(Timer, "_now", staticmethod(lambda: now[0]))
+    repository = TimingOutRepository(timedelta(minutes=30))
+    built = AsyncJobOrchestrator(repository, [window("2024-01-01T00:00:00Z")], JobTracker(1), MagicMock())
+
+    def wait(seconds: float) -> None:
+        now[0] += timedelta(seconds=seconds)
+
+    orchestrator = PollingJobOrchestrator.adopting(built, "cometly_contacts_export", sleep=wait)
+    with pytest.raises(AirbyteTracedException) as error:
+        list(orchestrator.create_and_get_completed_partitions())
+
+    assert repository.started == 3
+    assert error.value.message == (
+        "Stream cometly_contacts_export: the export job failed for slice "
+        "{'start_time': '2024-01-01T00:00:00Z', 'end_time': '2024-01-01T23:59:59Z'} (status TIMED_OUT after 3 attempts). "
+        "Other slices were read."
+    )
+    assert timedelta(minutes=90) <= now[0] - datetime(2024, 1, 1, tzinfo=timezone.utc) < timedelta(minutes=91)
+
+
 @pytest.mark.parametrize("stream", ["cc_contacts_export", "cc_v2_contacts_export", "cometly_contacts_export"])
 def test_every_export_stream_gets_the_polling_orchestrator(stream: str) -> None:
     config = {"constant_contact": {"credentials": {"auth_type": "access_token", "access_token": "t"}},
@@ -127,6 +164,9 @@ def test_the_cdk_orchestrator_still_waits_in_wait_on_status_update_and_reports_f
     assert "self._process_partitions_with_errors(partition)" in processing
     for name in ("_get_running_jobs", "_running_partitions", "_slice_iterator", "_job_max_retry"):
         assert name in inspect.getsource(AsyncJobOrchestrator), name
+    # _replace_failed_jobs replaces a job that timed out with AsyncPartition.replace_job, which refuses one at its last attempt.
+    assert "partition.replace_job(job, [new_job])" in inspect.getsource(AsyncJobOrchestrator._replace_failed_jobs)
+    assert "Max attempt reached" in inspect.getsource(AsyncPartition.replace_job)
 
 
 def test_the_cdk_still_builds_the_orchestrator_in_create_async_retriever_from_public_fields() -> None:

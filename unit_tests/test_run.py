@@ -1,7 +1,10 @@
-"""run: secrets masked in the free text of LOG, error TRACE and CONNECTION_STATUS messages, nothing else touched; the emit\npath (record counts, lines written in batches)."""
+"""run: secrets and URL signing values masked in the free text of LOG, error TRACE and CONNECTION_STATUS messages,
+nothing else touched; the log formatter masks URL signing values in every line, --debug ones included; the emit path
+(record counts, lines written in batches)."""
 
 import contextlib
 import copy
+import logging
 import sys
 from collections import defaultdict
 from typing import Any, DefaultDict, Iterator, List, Optional
@@ -33,7 +36,7 @@ from airbyte_cdk.models import (
 from airbyte_cdk.utils import airbyte_secrets_utils
 
 from source_contacts import run as run_module
-from source_contacts.run import MaskingEntrypoint, masked
+from source_contacts.run import MaskingEntrypoint, MaskingLogFormatter, masked
 
 SECRET = "s3cr3t-key"
 
@@ -149,3 +152,21 @@ def test_record_counts_on_state_messages_are_the_cdks() -> None:
 
     ours = MaskingEntrypoint(MagicMock()).handle_record_counts
     assert counts(ours) == counts(AirbyteEntrypoint.handle_record_counts) == [2.0, 1.0, 1.0]
+def test_url_signing_values_are_masked_in_every_printed_text() -> None:
+    url = "https://bucket.s3.amazonaws.com/e.ndjson.gz?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA%2F20240101%2Fus-east-1&X-Amz-Signature=abc123"
+    log = masked(AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=Level.DEBUG, message=f'{{"download_url": "{url}"}}')))
+    error = AirbyteErrorTraceMessage(message="failed", internal_message=f"GET {url} failed", stack_trace=f"at {url}\n")
+    trace = masked(AirbyteMessage(type=Type.TRACE, trace=AirbyteTraceMessage(type=TraceType.ERROR, emitted_at=1.0, error=error)))
+
+    masked_url = "https://bucket.s3.amazonaws.com/e.ndjson.gz?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=****&X-Amz-Signature=****"
+    assert log.log.message == f'{{"download_url": "{masked_url}"}}'
+    assert (trace.trace.error.internal_message, trace.trace.error.stack_trace) == (f"GET {masked_url} failed", f"at {masked_url}\n")
+
+
+def test_the_log_formatter_masks_url_signing_values_in_debug_lines() -> None:
+    record = logging.LogRecord("airbyte", logging.DEBUG, __file__, 1, "Receiving response", None, None)
+    record.body = '{"download_url": "https://b.example/f?X-Amz-Security-Token=tok&X-Amz-Signature=sig"}'
+
+    line = MaskingLogFormatter().format(record)
+
+    assert "tok" not in line and "sig\\" not in line and "X-Amz-Signature=****" in line

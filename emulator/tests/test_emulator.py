@@ -289,3 +289,16 @@ def test_a_stuck_export_job_stays_processing(emu, http):
              for _ in range(5)]
 
     assert [p["status"] for p in polls] == ["processing"] * 5
+
+
+def test_spoiled_answers_match_path_and_query_and_can_let_good_answers_through_first(emu, http):
+    emu.faults.spoil_answers("/v2/lists/1/contacts?next=", times=1, kind="empty", after=1)
+    pages = []
+    url, params = f"{emu.url}/v2/lists/1/contacts", {**V2_KEY, "limit": 500}
+    first = http.get(url, params=params, headers=V2_AUTH)
+    next_link = emu.url + first.json()["meta"]["pagination"]["next_link"]
+    for _ in range(3):  # page 2 is let through, then spoiled once, then served again
+        pages.append(http.get(next_link, params=V2_KEY, headers=V2_AUTH).content)
+
+    assert first.content.startswith(b'{"meta"')  # no `next` in the first page's query: not matched
+    assert pages[0] == pages[2] != b"" and pages[1] == b""

@@ -200,6 +200,43 @@ class AccessTokenAuthenticator(DeclarativeAuthenticator):
 
 
 @dataclass
+class InvalidClientAuthenticator(DeclarativeAuthenticator):
+    """The declared OAuthAuthenticator (`authenticator`), failing a refresh the token endpoint answers `invalid_client`
+    (a wrong client_id or client_secret) as a config error that says so (`rejected_message`).
+
+    The CDK maps the refresh errors its `refresh_token_error_values` list to "Re-authenticate", which is wrong advice
+    for this one, and lets the others out as a bare `HTTPError`.
+    """
+
+    authenticator: DeclarativeAuthenticator
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    rejected_message: str = "The OAuth token endpoint rejected the client credentials (invalid_client)."
+
+    @property
+    def auth_header(self) -> str:
+        return "Authorization"
+
+    @property
+    def token(self) -> str:
+        return str(self._explained(self.authenticator.get_auth_header)[self.auth_header])
+
+    def refresh_and_set_access_token(self) -> None:
+        self._explained(self.authenticator.refresh_and_set_access_token)  # type: ignore[attr-defined]
+
+    def _explained(self, call: Any) -> Any:
+        try:
+            return call()
+        except requests.HTTPError as error:
+            body = error.response.json() if error.response is not None and error.response.content else {}
+            if isinstance(body, Mapping) and body.get("error") == "invalid_client":
+                raise AirbyteTracedException(
+                    message=self.rejected_message, internal_message=str(error), failure_type=FailureType.config_error
+                ) from None
+            raise
+
+
+@dataclass
 class V2ListPartitionRouter(PartitionRouter):
     """One partition per v2 list: `constant_contact_v2.list_ids` as given, else every list of `every_list`.
 

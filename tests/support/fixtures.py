@@ -1,6 +1,7 @@
 """pytest fixtures for every suite (loaded by the root conftest.py): the emulator, a pinned sync start, no real sleeps,
-the CDK's component schema read once."""
+a port that refuses connections, the CDK's component schema read once."""
 
+import socket
 import threading
 import time
 from datetime import timezone
@@ -15,6 +16,7 @@ from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_sta
 from airbyte_cdk.utils.datetime_helpers import AirbyteDateTime
 
 from emulator import Emulator
+from source_contacts.components import common
 
 SYNC_STARTED_AT = AirbyteDateTime(2024, 3, 20, 12, 0, 0, tzinfo=timezone.utc)
 
@@ -44,12 +46,14 @@ class SleepRecorder:
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> SleepRecorder:
     """time.sleep returns at once (retry backoff, api_budget, export polling); the recorder keeps the waits asked for.
 
-    The api_budget's rate limiter (pyrate_limiter) reads the recorder's clock, so a budget wait is over once asked
-    for; without it the budget would retry in a busy loop until the real window passed.
+    The api_budget's rate limiter (pyrate_limiter) and the connector's own timekeeping (a paused endpoint, how long
+    a host has been unreachable) read the recorder's clock, so a wait is over once asked for; without it the budget
+    would retry in a busy loop until the real window passed.
     """
     recorder = SleepRecorder()
     monkeypatch.setattr(time, "sleep", recorder)
     monkeypatch.setattr(pyrate_limiter.clocks, "time", recorder.clock)
+    monkeypatch.setattr(common, "monotonic", recorder.clock)
     return recorder
 
 
@@ -65,6 +69,14 @@ def emulator() -> Iterator[Emulator]:
     """A fresh emulator per test on ephemeral ports: tests mutate its data and flip its fault switches."""
     with Emulator() as emu:
         yield emu
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A local port nothing listens on: connections to it are refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

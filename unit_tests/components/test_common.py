@@ -1,6 +1,7 @@
 """components/common.py: slice_location, ExportSliceRecordFilter (partition fields, cursor floor, slice named on failure),
-to_rfc3339, SpooledDownloadRequester (the whole file on disk, downloads cut half way started again), and the per-record
-fast path and adaptive windows, each against the CDK component it stands in for."""
+to_rfc3339, SpooledDownloadRequester (the whole file on disk, downloads cut half way started again), PausingApiBudget
+(Retry-After for every thread, no wait for budget over 10 minutes), and the per-record fast path and adaptive windows,
+each against the CDK component it stands in for."""
 
 import gzip
 import io
@@ -8,12 +9,14 @@ import json
 import threading
 import zlib
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional
 from unittest.mock import MagicMock
 
 import pytest
 import requests
 import requests_mock
+import yaml
 
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.decoders import JsonDecoder
@@ -24,10 +27,14 @@ from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partitio
 from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_state_converter import (
     CustomFormatConcurrentStreamStateConverter,
 )
+from airbyte_cdk.sources.declarative.models.declarative_component_schema import HTTPAPIBudget as HTTPAPIBudgetModel
+from airbyte_cdk.sources.streams.call_rate import HttpAPIBudget, MovingWindowCallRatePolicy, Rate
 from airbyte_cdk.sources.types import Record, StreamSlice
 from airbyte_cdk.sources.utils.transform import TransformConfig, TypeTransformer
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_contacts.cdk_hooks import ContactsComponentFactory
+from source_contacts.components import common
 from source_contacts.components.common import (
     AdaptiveWindowCursor,
     DecodeOnceJsonDecoder,
@@ -35,6 +42,7 @@ from source_contacts.components.common import (
     ExportSliceRecordFilter,
     FieldPathExtractor,
     PlainRecordSelector,
+    PausingApiBudget,
     SpooledDownloadRequester,
     WindowReportingRetriever,
     expected_records,
@@ -42,6 +50,9 @@ from source_contacts.components.common import (
     to_rfc3339,
 )
 from tests.support.fixtures import SleepRecorder
+
+MANIFEST = Path(common.__file__).parent.parent / "manifest.yaml"
+COMETLY = "https://app.cometly.com/public-api/v1"
 
 # ---------------------------------------------------------------- slice_location
 
@@ -450,3 +461,76 @@ def test_the_reporting_retriever_reports_each_windows_records_or_its_failure() -
     with pytest.raises(RuntimeError):
         list(retriever.read_records({}, "broken"))
     assert reports == [("w1", 2), ("broken", None)]
+# ---------------------------------------------------------------- PausingApiBudget
+
+
+@pytest.fixture
+def manifest_budget() -> PausingApiBudget:
+    """The manifest's api_budget as the connector's factory builds it."""
+    definition = yaml.safe_load(MANIFEST.read_text())["api_budget"]
+    return ContactsComponentFactory().create_component(HTTPAPIBudgetModel, definition, config={})
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The connector's clock stands still: a pause's remaining time is exactly what Retry-After said."""
+    monkeypatch.setattr(common, "monotonic", lambda: 1000.0)
+
+
+def _request(method: str, url: str) -> requests.PreparedRequest:
+    return requests.Request(method, url).prepare()
+
+
+def _answer(status: int, **headers: str) -> requests.Response:
+    response = requests.Response()
+    response.status_code = status
+    response.headers.update(headers)
+    return response
+
+
+@pytest.mark.usefixtures("frozen_clock")
+def test_a_429_retry_after_pauses_its_endpoint_for_every_thread(manifest_budget: PausingApiBudget, sleeps: SleepRecorder) -> None:
+    window = _request("GET", f"{COMETLY}/contacts?start_date=2024-01-01")
+    manifest_budget.acquire_call(window)
+    manifest_budget.update_from_response(window, _answer(429, **{"Retry-After": "5"}))
+
+    other_window = threading.Thread(target=manifest_budget.acquire_call, args=(_request("GET", f"{COMETLY}/contacts?start_date=2025-01-01"),))
+    other_window.start()
+    other_window.join()
+    manifest_budget.acquire_call(_request("POST", f"{COMETLY}/contacts/exports"))  # another endpoint: not paused
+
+    assert sleeps.waits == [5.0]
+
+
+@pytest.mark.usefixtures("frozen_clock")
+def test_a_retry_after_beyond_10_minutes_pauses_nothing_since_the_stream_fails(manifest_budget: PausingApiBudget, sleeps: SleepRecorder) -> None:
+    window = _request("GET", f"{COMETLY}/contacts")
+    manifest_budget.update_from_response(window, _answer(429, **{"Retry-After": "601"}))
+
+    manifest_budget.acquire_call(window)
+
+    assert sleeps.waits == []
+
+
+def test_a_call_that_would_wait_more_than_10_minutes_for_budget_fails_saying_when_to_run_again(sleeps: SleepRecorder) -> None:
+    once_a_day = MovingWindowCallRatePolicy(rates=[Rate(limit=1, interval=timedelta(days=1))], matchers=[])
+    budget = PausingApiBudget(HttpAPIBudget(policies=[once_a_day]))
+    contacts = _request("GET", "https://api.cc.email/v3/contacts?limit=500")
+    budget.acquire_call(contacts)
+
+    with pytest.raises(AirbyteTracedException) as refused:
+        budget.acquire_call(contacts)
+
+    assert refused.value.failure_type == FailureType.transient_error
+    assert refused.value.message.startswith(
+        "This sync has made all the calls the API allows to https://api.cc.email/v3/contacts for now: the next one would "
+        "wait 1 day, 0:00:00, longer than the 10 minutes the connector waits. The sync stops here (the state it saved "
+        "stands); run it again after "
+    )
+    assert sleeps.waits == []
+
+
+@pytest.mark.parametrize("url", ["https://api.cc.email/v3/contacts", "https://api.constantcontact.com/v2/lists"])
+def test_constant_contact_budgets_count_4_calls_a_second_and_10000_a_day(manifest_budget: PausingApiBudget, url: str) -> None:
+    policy = str(manifest_budget.get_matching_policy(_request("GET", url)))
+    assert "rates=[4 per 0:00:01, 10000 per 1 day, 0:00:00]" in policy
