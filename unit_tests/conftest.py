@@ -1,4 +1,5 @@
-"""Unit tests never really sleep, and build sources without re-reading the CDK's component schema."""
+"""Unit tests never really sleep, and build sources without re-reading the CDK's component schema or re-preparing
+the manifest."""
 
 import pytest
 
@@ -12,5 +13,5 @@ def never_sleep(sleeps: SleepRecorder) -> SleepRecorder:
 
 
 @pytest.fixture(autouse=True)
-def schema_read_once(component_schema_read_once: None) -> None:
-    """Every source a unit test builds reuses the component schema read once per session."""
+def manifest_prepared(manifest_prepared_once: None) -> None:
+    """Every source a unit test builds reuses the component schema and the manifest prepared once per session."""
