@@ -6,7 +6,7 @@ orchestrator that does all this inside ModelToComponentFactory.create_async_retr
 factory itself is built inside ConcurrentDeclarativeSource.__init__, also with no hook. So:
 - PollingJobOrchestrator overrides four private methods of AsyncJobOrchestrator;
 - ContactsComponentFactory gives every AsyncRetriever that orchestrator, every requester the manifest's api_budget
-  wrapped in a PausingApiBudget, and builds the per-record fast path of components/common.py in place of the CDK's
+  wrapped in a PausingApiBudget, and builds the per-record fast path of components/fast_path.py in place of the CDK's
   generic components (public factory methods, and the download retriever's selector, which create_async_retriever
   builds inside its job repository);
 - use_contacts_component_factory() hands the factory to a source (one private attribute).
@@ -35,14 +35,14 @@ from airbyte_cdk.sources.streams.concurrent.cursor import Cursor
 from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_contacts.components.common import (
+from source_contacts.components.common import slice_location
+from source_contacts.components.fast_path import (
     AdaptiveWindowCursor,
     DeferredObserveCursor,
     PlainRecordSelector,
-    PausingApiBudget,
     WindowReportingRetriever,
-    slice_location,
 )
+from source_contacts.components.http_handling import PausingApiBudget
 
 LOGGER = logging.getLogger("airbyte")
 _FAILED = (AsyncJobStatus.FAILED, AsyncJobStatus.TIMED_OUT)
@@ -146,7 +146,7 @@ class PollingJobOrchestrator(AsyncJobOrchestrator):
 
 class ContactsComponentFactory(ModelToComponentFactory):
     """The CDK's component factory, building every AsyncRetriever with a PollingJobOrchestrator and the per-record
-    fast path of components/common.py where the manifest declares nothing it cannot do:
+    fast path of components/fast_path.py where the manifest declares nothing it cannot do:
     - every DatetimeBasedCursor is a DeferredObserveCursor, or an AdaptiveWindowCursor when its $parameters
       declare `adaptive_windows` (its SimpleRetriever then reports each window through a WindowReportingRetriever);
     - a RecordSelector without transformations, schema normalization or file upload is a PlainRecordSelector, and so

@@ -16,7 +16,7 @@ from jsonschema import Draft7Validator
 from jsonschema.exceptions import best_match
 
 from source_contacts.cdk_hooks import use_contacts_component_factory
-from source_contacts.components.common import why_host_unreachable
+from source_contacts.components.http_handling import why_host_unreachable
 
 PROVIDER_SECTIONS = ("constant_contact", "constant_contact_v2", "cometly")
 # The provider each of the manifest's check streams stands for, named in check failures.

@@ -29,7 +29,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_contacts import SourceContacts
 from source_contacts.cdk_hooks import ContactsComponentFactory, PollingJobOrchestrator
-from source_contacts.components.common import (
+from source_contacts.components.fast_path import (
     AdaptiveWindowCursor,
     DeferredObserveCursor,
     PlainRecordSelector,
