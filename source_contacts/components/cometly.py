@@ -32,10 +32,22 @@ def to_space_time(utc_value: str, zone: ZoneInfo, window_end: bool = False) -> s
         instant = instant.replace(tzinfo=timezone.utc)
     local = instant.astimezone(zone)
     if window_end and local.fold:
-        # A wall time of the repeated autumn hour reads as its first occurrence, an hour early: end the
-        # window when the repeated hour is over instead, overlapping the next window rather than leaving a gap.
-        local = local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        # A wall time the clocks repeat when they go back reads as its first occurrence, early: end the window
+        # when the repeated wall times are over instead, overlapping the next window rather than leaving a gap.
+        local = _after_repeated_wall_times(instant, zone)
     return local.strftime(SPACE_TIME_FORMAT)
+
+
+def _after_repeated_wall_times(instant: datetime, zone: ZoneInfo) -> datetime:
+    """For an instant in the second pass of wall times the clocks repeat, the first wall time after them (not
+    always a whole hour: Chatham's clocks go back at 03:45)."""
+    local = instant.astimezone(zone)
+    earlier, later = local.replace(fold=0).utcoffset(), local.utcoffset()
+    low, high = instant - (earlier - later), instant  # the clocks went back after `low`, at or before `high`
+    while high - low > timedelta(seconds=1):
+        middle = low + timedelta(seconds=(high - low) // timedelta(seconds=2))
+        low, high = (low, middle) if middle.astimezone(zone).utcoffset() == later else (middle, high)
+    return (high + (earlier - later)).astimezone(zone)
 
 
 @dataclass

@@ -1,15 +1,18 @@
 """components/cometly.py: CometlyWindowRequester (windows in space time), PresignedDownloadRequester (no credentials to
-the file host, expired links re-polled) and GzipNdjsonDecoder (streamed, loud on broken files)."""
+the file host, expired links re-polled; windows read by the API as covering their UTC range in any time zone, DST
+changes included, a property test) and GzipNdjsonDecoder (streamed, loud on broken files)."""
 
 import gzip
 import io
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from unittest.mock import MagicMock
 from zoneinfo import ZoneInfo
 
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from airbyte_cdk.sources.declarative.auth.token import BearerAuthenticator
 from airbyte_cdk.sources.declarative.requesters.error_handlers.default_error_handler import DefaultErrorHandler
@@ -62,6 +65,69 @@ def test_window_end_in_the_repeated_hour_is_never_read_early(utc_end: str, expec
     # The API reads the first occurrence of a wall time: the end it reads is never before the real end.
     read_back = datetime.strptime(expected, "%Y-%m-%d %H:%M:%S").replace(tzinfo=zone).astimezone(timezone.utc)
     assert read_back >= datetime.fromisoformat(utc_end.replace("Z", "+00:00"))
+
+
+def test_a_window_end_in_chathams_repeated_wall_times_ends_when_they_are_over_at_a_quarter_to() -> None:
+    # Chatham's clocks go back from 03:45 to 02:45 (2023-04-01T14:00:00Z): ending at the next whole hour, 03:00,
+    # would read as 13:15Z, three quarters of an hour early.
+    assert to_space_time("2023-04-01T14:00:00Z", ZoneInfo("Pacific/Chatham"), window_end=True) == "2023-04-02 03:45:00"
+
+
+# Zones with an hour of DST each way (both hemispheres), half an hour (Lord Howe), none, and fractional offsets.
+ZONES = ["America/New_York", "Europe/London", "America/Santiago", "Australia/Sydney", "Australia/Lord_Howe",
+         "Pacific/Chatham", "Asia/Kolkata", "UTC"]
+
+
+def _changes_of_offset(zone: ZoneInfo) -> list:
+    """The UTC instants (2023-2026) at which `zone`'s offset changes: a day apart, then to the second."""
+    offset = lambda moment: moment.astimezone(zone).utcoffset()  # noqa: E731
+    instants, day = [], datetime(2023, 1, 1, tzinfo=timezone.utc)
+    while day < datetime(2027, 1, 1, tzinfo=timezone.utc):
+        low, high = day, day + timedelta(days=1)
+        if offset(low) != offset(high):
+            while high - low > timedelta(seconds=1):
+                middle = low + timedelta(seconds=(high - low) // timedelta(seconds=2))
+                low, high = (low, middle) if offset(middle) == offset(high) else (middle, high)
+            instants.append(high)
+        day += timedelta(days=1)
+    return instants or [datetime(2024, 6, 1, tzinfo=timezone.utc)]
+
+
+CHANGES = {name: _changes_of_offset(ZoneInfo(name)) for name in ZONES}
+
+
+def _as_the_api_reads(wall: str, zone: ZoneInfo) -> datetime:
+    """A `YYYY-MM-DD HH:MM:SS` space time as Cometly reads it: an ambiguous wall time as its first occurrence."""
+    return datetime.strptime(wall, "%Y-%m-%d %H:%M:%S").replace(tzinfo=zone, fold=0).astimezone(timezone.utc)
+
+
+@st.composite
+def windows_near_offset_changes(draw: st.DrawFn) -> tuple:
+    """A zone and a UTC window whose start and end fall within hours of its offset changes, or anywhere."""
+    name = draw(st.sampled_from(ZONES))
+    near = st.builds(lambda change, seconds: change + timedelta(seconds=seconds),
+                     st.sampled_from(CHANGES[name]), st.integers(-3 * 3600, 3 * 3600))
+    anywhere = st.builds(lambda seconds: datetime(2023, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=seconds),
+                         st.integers(0, 4 * 365 * 86400))
+    start = draw(st.one_of(near, anywhere))
+    end = draw(st.one_of(near, anywhere, st.builds(lambda s: start + timedelta(seconds=s), st.integers(0, 6 * 3600))))
+    start, end = sorted((start, end))
+    return name, start, end
+
+
+@settings(max_examples=300, deadline=None)
+@given(windows_near_offset_changes())
+def test_a_window_sent_in_space_time_is_read_by_the_api_as_covering_it_with_at_most_an_hour_more(window: tuple) -> None:
+    name, start, end = window
+    zone = ZoneInfo(name)
+    stamp = lambda moment: moment.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+
+    read_start = _as_the_api_reads(to_space_time(stamp(start), zone), zone)
+    read_end = _as_the_api_reads(to_space_time(stamp(end), zone, window_end=True), zone)
+
+    # Consecutive windows (the next starting a second after this one ends) thus leave no contact unrequested.
+    assert read_start <= start and read_end >= end
+    assert start - read_start <= timedelta(hours=1) and read_end - end <= timedelta(hours=1)
 
 
 def _wrapped(inject_into: str, timezone: str = "America/New_York") -> tuple:

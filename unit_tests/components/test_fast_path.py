@@ -1,14 +1,17 @@
 """components/fast_path.py: the per-record fast path and adaptive windows, each against the CDK component it stands in
 for."""
 
+import itertools
 import json
 import threading
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional
 from unittest.mock import MagicMock
 
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from airbyte_cdk.sources.declarative.decoders import JsonDecoder
 from airbyte_cdk.sources.declarative.extractors.dpath_extractor import DpathExtractor
@@ -198,6 +201,36 @@ def test_a_dense_window_is_followed_by_shorter_ones() -> None:
 
     assert windows == [("2024-01-01T00:00:00Z", "2024-01-10T23:59:59Z"), ("2024-01-11T00:00:00Z", "2024-01-12T23:59:59Z"),
                        ("2024-01-13T00:00:00Z", "2024-01-14T23:59:59Z"), ("2024-01-15T00:00:00Z", "2024-01-16T00:00:00Z")]
+
+
+def _at(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    first=st.integers(1, 60), max_steps=st.integers(1, 400), records_per_window=st.integers(1, 100_000),
+    days=st.integers(1, 800), end_second=st.integers(0, 86_399),
+    held=st.lists(st.one_of(st.none(), st.integers(0, 500_000)), min_size=1, max_size=40),
+)
+def test_adaptive_windows_tile_the_range_in_whole_days_sized_as_declared_whatever_the_densities(
+    first: int, max_steps: int, records_per_window: int, days: int, end_second: int, held: List[Optional[int]]
+) -> None:
+    end = datetime(2024, 1, 1, tzinfo=timezone.utc) + timedelta(days=days, seconds=end_second)
+    cursor = AdaptiveWindowCursor(cdk_cursor(end=end.strftime("%Y-%m-%dT%H:%M:%SZ")), RFC3339, ("start_time", "end_time"),
+                                  first, max_steps, records_per_window)
+    counts = itertools.cycle(held)
+    windows = [(_at(start), _at(stop)) for start, stop in ReportedWindows(cursor, lambda window: next(counts)).windows()]
+
+    assert windows[0][0] == datetime(2024, 1, 1, tzinfo=timezone.utc) and windows[-1][1] == end
+    for (_, stop), (start, _) in zip(windows, windows[1:]):
+        assert start == stop + timedelta(seconds=1)  # no gap, no overlap
+    expected_steps, reported = min(first, max_steps), itertools.cycle(held)
+    for start, stop in windows[:-1]:  # every window but the last is whole days, as many as the rule says
+        assert stop - start == timedelta(days=expected_steps, seconds=-1)
+        expected_steps = cursor.next_length(expected_steps, next(reported))
+        assert 1 <= expected_steps <= max_steps
+    assert windows[-1][1] - windows[-1][0] <= timedelta(days=expected_steps)  # the CDK ends the last one at the end
 
 
 def test_windows_start_at_the_state_and_wait_for_each_read() -> None:
