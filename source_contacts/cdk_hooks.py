@@ -16,7 +16,7 @@ unit_tests/test_cdk_hooks.py fails when any CDK internal named here changes.
 import logging
 import time
 from datetime import timedelta
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set
 
 from isodate import parse_duration
 

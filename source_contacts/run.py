@@ -134,7 +134,7 @@ def run() -> None:
     for handler in logging.getLogger().handlers:  # the CDK's console handler, set up by the entry point
         handler.setFormatter(MaskingLogFormatter())
     with PRINT_BUFFER:
-        stdout, lines = sys.stdout, []  # the print buffer, as in launch; whole lines, newlines included
+        stdout, lines = sys.stdout, []  # the print buffer, as in launch; lines without their newline
 
         def write_lines() -> None:
             stdout.write("\n".join(lines) + "\n")

@@ -5,8 +5,8 @@ shapes this manifest declares, each giving the same records and state as the com
 ContactsComponentFactory (cdk_hooks.py) builds them in place of the CDK's."""
 
 import itertools
-import logging
 import json
+import logging
 import re
 import threading
 from dataclasses import InitVar, dataclass, field

@@ -130,14 +130,16 @@ def manifest_prepared_once(
         return _copy(parsed[where])
 
     def validate_once(manifest: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
-        if key(manifest) not in validated:
+        seen = key(manifest)
+        if seen not in validated:
             validate(manifest, schema)
-            validated[key(manifest)] = True
+            validated[seen] = True
 
     def pre_process_once(source: ConcurrentDeclarativeSource, manifest: Dict[str, Any]) -> Dict[str, Any]:
-        if key(manifest) not in pre_processed:
-            pre_processed[key(manifest)] = pre_process(source, _copy(manifest))
-        return _copy(pre_processed[key(manifest)])
+        seen = key(manifest)
+        if seen not in pre_processed:
+            pre_processed[seen] = pre_process(source, _copy(manifest))
+        return _copy(pre_processed[seen])
 
     monkeypatch.setattr(YamlDeclarativeSource, "_read_and_parse_yaml_file", parse_once)
     monkeypatch.setattr(concurrent_declarative_source, "validate_manifest", validate_once)
