@@ -5,15 +5,12 @@ shapes this manifest declares, each giving the same records and state as the com
 ContactsComponentFactory (cdk_hooks.py) builds them in place of the CDK's."""
 
 import itertools
-import json
-import logging
 import re
 import threading
 from dataclasses import InitVar, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Sequence
 
-import orjson
 import requests
 from isodate import parse_duration
 
@@ -27,16 +24,15 @@ from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partitio
 from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.types import Config, Record, StreamSlice, StreamState
 
-LOGGER = logging.getLogger("airbyte")
 _DECODED_BODY = "_source_contacts_decoded_body"
 
 
 class DecodeOnceJsonDecoder(JsonDecoder):
-    """The CDK's JsonDecoder (orjson, then json; {} for a body that does not parse), decoding each response once.
+    """The CDK's JsonDecoder, decoding each response once.
 
     A paginated retriever decodes every page twice with the CDK's decoder: once to extract the records and once
     for the paginator's next-page token. Declared as the retriever's `decoder`, this one instance serves both, and
-    the first decode is kept on the response.
+    the first decode (the CDK's own) is kept on the response.
     """
 
     def __init__(self, parameters: Optional[Mapping[str, Any]] = None) -> None:
@@ -45,22 +41,9 @@ class DecodeOnceJsonDecoder(JsonDecoder):
     def decode(self, response: requests.Response) -> Iterator[MutableMapping[str, Any]]:
         items = getattr(response, _DECODED_BODY, None)
         if items is None:
-            items = self._parse(response.content)
+            items = list(super().decode(response))
             setattr(response, _DECODED_BODY, items)
         yield from items
-
-    @staticmethod
-    def _parse(content: bytes) -> List[Any]:
-        try:
-            body = orjson.loads(content)
-        except orjson.JSONDecodeError:
-            try:
-                body = json.loads(content.decode("utf-8"))
-            except ValueError as error:
-                LOGGER.error(f"Failed to parse JSON data using json library. {error}")
-                return [{}]
-        items = body if isinstance(body, list) else [body]
-        return items or [{}]
 
 
 @dataclass
