@@ -9,11 +9,14 @@ factory itself is built inside ConcurrentDeclarativeSource.__init__, also with n
   wrapped in a PausingApiBudget, and builds the per-record fast path of components/fast_path.py in place of the CDK's
   generic components (public factory methods, and the download retriever's selector, which create_async_retriever
   builds inside its job repository);
-- use_contacts_component_factory() hands the factory to a source (one private attribute).
+- use_contacts_component_factory() hands the factory to a source (one private attribute);
+- BatchedRecordCountsInLog corrects the CDK's "Read N records" log line, which counts the items of its queue: batches,
+  for a stream whose records cross it in RecordBatches.
 unit_tests/test_cdk_hooks.py fails when any CDK internal named here changes.
 """
 
 import logging
+import re
 import time
 from datetime import timedelta
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set
@@ -31,15 +34,18 @@ from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import M
 from airbyte_cdk.sources.declarative.partition_routers.async_job_partition_router import AsyncJobPartitionRouter
 from airbyte_cdk.sources.declarative.retrievers.async_retriever import AsyncRetriever
 from airbyte_cdk.sources.declarative.retrievers.retriever import Retriever
-from airbyte_cdk.sources.streams.concurrent.cursor import Cursor
+from airbyte_cdk.sources.streams.concurrent.cursor import Cursor, FinalStateCursor
 from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_contacts.components.common import slice_location
 from source_contacts.components.fast_path import (
     AdaptiveWindowCursor,
+    BatchingAsyncRetriever,
+    BatchingRetriever,
     DeferredObserveCursor,
     PlainRecordSelector,
+    RecordBatches,
     WindowReportingRetriever,
 )
 from source_contacts.components.http_handling import PausingApiBudget
@@ -153,9 +159,24 @@ class ContactsComponentFactory(ModelToComponentFactory):
       is the selector of every AsyncRetriever's download retriever;
     - an AsyncRetriever whose $parameters declare `split_failed_windows_down_to` (an ISO 8601 duration) exports a
       failing window as two halves, down to windows of that length;
+    - a retriever whose $parameters declare `records_per_batch` hands its records to the main thread in batches of
+      that many (RecordBatches), when the factory has `record_batches`;
     - the api_budget is a PausingApiBudget (a 429's Retry-After holds for every thread; no wait for budget over 10
       minutes).
     """
+
+    def __init__(self, record_batches: Optional[RecordBatches] = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._record_batches = record_batches
+
+    def _records_per_batch(self, model: Any, name: str, cursor: Any) -> int:
+        """The declared `records_per_batch` (0: none, or no record_batches); a cursor that cannot see batches fails."""
+        size = int((model.parameters or {}).get("records_per_batch") or 0)
+        if not size or self._record_batches is None:
+            return 0
+        if not isinstance(cursor, (DeferredObserveCursor, FinalStateCursor)):
+            raise ValueError(f"Stream {name}: records_per_batch needs a DatetimeBasedCursor or no incremental_sync, not {type(cursor).__name__}")
+        return size
 
     def create_concurrent_cursor_from_datetime_based_cursor(
         self, model_type: Any, component_definition: Any, stream_name: str, stream_namespace: Optional[str],
@@ -180,7 +201,12 @@ class ContactsComponentFactory(ModelToComponentFactory):
     def create_simple_retriever(self, model: Any, config: Any, **kwargs: Any) -> Retriever:
         retriever = super().create_simple_retriever(model, config, **kwargs)
         windows = kwargs.get("stream_slicer")
-        return WindowReportingRetriever(retriever, windows) if isinstance(windows, AdaptiveWindowCursor) else retriever
+        if isinstance(windows, AdaptiveWindowCursor):
+            retriever = WindowReportingRetriever(retriever, windows)
+        size = self._records_per_batch(model, kwargs["name"], kwargs.get("cursor"))
+        if size and self._record_batches is not None:
+            return BatchingRetriever(retriever, self._record_batches, size, kwargs["name"])
+        return retriever
 
     def create_record_selector(self, model: Any, config: Any, **kwargs: Any) -> RecordSelector:
         selector = super().create_record_selector(model, config, **kwargs)
@@ -201,7 +227,7 @@ class ContactsComponentFactory(ModelToComponentFactory):
         download = build_cdk_orchestrator([])._job_repository.download_retriever
         download.record_selector = PlainRecordSelector.replacing(download.record_selector, {})
         split = self._window_splitter(jobs.stream_slicer, (model.parameters or {}).get("split_failed_windows_down_to"))
-        return AsyncRetriever(
+        return BatchingAsyncRetriever(
             config=config,
             parameters=model.parameters or {},
             record_selector=retriever.record_selector,
@@ -211,6 +237,9 @@ class ContactsComponentFactory(ModelToComponentFactory):
                 stream_slicer=jobs.stream_slicer,
                 job_orchestrator_factory=lambda slices: PollingJobOrchestrator.adopting(build_cdk_orchestrator(slices), name, split=split),
             ),
+            batches=self._record_batches,
+            records_per_batch=self._records_per_batch(model, name, kwargs.get("cursor")),
+            stream_name=name,
         )
 
     @staticmethod
@@ -223,13 +252,34 @@ class ContactsComponentFactory(ModelToComponentFactory):
 
 
 def use_contacts_component_factory(
-    source: ConcurrentDeclarativeSource, catalog: Optional[ConfiguredAirbyteCatalog], max_concurrent_async_job_count: Optional[int]
+    source: ConcurrentDeclarativeSource,
+    catalog: Optional[ConfiguredAirbyteCatalog],
+    max_concurrent_async_job_count: Optional[int],
+    record_batches: Optional[RecordBatches] = None,
 ) -> None:
     """Replaces the factory the CDK built for `source` by a ContactsComponentFactory with the same message repository,
-    state manager, catalog and job limit; call it right after ConcurrentDeclarativeSource.__init__."""
+    state manager, catalog and job limit, and `record_batches`; call it right after ConcurrentDeclarativeSource.__init__."""
     source._constructor = ContactsComponentFactory(
+        record_batches=record_batches,
         message_repository=source._constructor.get_message_repository(),
         connector_state_manager=source._connector_state_manager,
         configured_catalog=catalog,
         max_concurrent_async_job_count=max_concurrent_async_job_count,
     )
+
+
+class BatchedRecordCountsInLog(logging.Filter):
+    """On the source's logger: the CDK's "Read N records from S stream" line with the records `batches` unpacked for
+    S, when S's records came in batches (the CDK counts the items of its queue)."""
+
+    CDK_LINE = re.compile(r"Read (\d+) records from (.+) stream")
+
+    def __init__(self, batches: RecordBatches) -> None:
+        super().__init__()
+        self._batches = batches
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        line = self.CDK_LINE.fullmatch(str(record.msg)) if not record.args else None
+        if line and line.group(2) in self._batches.records_read:
+            record.msg = f"Read {self._batches.records_read[line.group(2)]} records from {line.group(2)} stream"
+        return True

@@ -15,7 +15,8 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import best_match
 
-from source_contacts.cdk_hooks import use_contacts_component_factory
+from source_contacts.cdk_hooks import BatchedRecordCountsInLog, use_contacts_component_factory
+from source_contacts.components.fast_path import RecordBatches
 from source_contacts.components.http_handling import why_host_unreachable
 
 PROVIDER_SECTIONS = ("constant_contact", "constant_contact_v2", "cometly")
@@ -137,8 +138,10 @@ class SourceContacts(YamlDeclarativeSource):
         config_path: Optional[str] = None,
     ) -> None:
         super().__init__(path_to_yaml="manifest.yaml", catalog=catalog, config=config, state=state, config_path=config_path)
-        # Export jobs poll soon, then back off (the CDK's own factory waits a fixed 5 s).
-        use_contacts_component_factory(self, catalog, self._source_config.get("max_concurrent_async_job_count"))
+        # Export jobs poll soon, then back off (the CDK's own factory waits a fixed 5 s); the streams that declare
+        # records_per_batch hand their records to the main thread in batches, unpacked by read().
+        self._record_batches = RecordBatches()
+        use_contacts_component_factory(self, catalog, self._source_config.get("max_concurrent_async_job_count"), self._record_batches)
 
     def _configured_for(self, config: Mapping[str, Any], **kwargs: Any) -> "SourceContacts":
         """This source, or, when built without a config (as `airbyte-cdk connector test` builds it), one built with `config`."""
@@ -238,4 +241,9 @@ class SourceContacts(YamlDeclarativeSource):
         problem = describe_invalid_config(self._config) or describe_invalid_state(state or [], _stream_cursor_fields(self.resolved_manifest["streams"]))
         if problem:
             raise _config_error(problem)
-        yield from super().read(logger, config, catalog, state)
+        counts = BatchedRecordCountsInLog(self._record_batches)
+        self.logger.addFilter(counts)  # the source's logger is the one the CDK's read loop logs with
+        try:
+            yield from self._record_batches.unpacked(super().read(logger, config, catalog, state))
+        finally:
+            self.logger.removeFilter(counts)

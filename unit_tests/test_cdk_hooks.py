@@ -1,13 +1,15 @@
 """cdk_hooks: the export poll schedule, the failed-job message (timed-out jobs too), and the CDK internals they rely on."""
 
 import inspect
+import logging
 from dataclasses import fields
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable, List, Mapping
+from typing import Any, Callable, Iterable, List, Mapping
 from unittest.mock import MagicMock
 
 import pytest
 
+from airbyte_cdk.sources.concurrent_source.concurrent_read_processor import ConcurrentReadProcessor
 from airbyte_cdk.sources.declarative.async_job.job import AsyncJob
 from airbyte_cdk.sources.declarative.async_job.job_orchestrator import AsyncJobOrchestrator, AsyncPartition, LookaheadIterator
 from airbyte_cdk.sources.declarative.async_job.job_tracker import JobTracker
@@ -28,11 +30,14 @@ from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_contacts import SourceContacts
-from source_contacts.cdk_hooks import ContactsComponentFactory, PollingJobOrchestrator
+from source_contacts.cdk_hooks import BatchedRecordCountsInLog, ContactsComponentFactory, PollingJobOrchestrator
 from source_contacts.components.fast_path import (
     AdaptiveWindowCursor,
+    BatchingAsyncRetriever,
+    BatchingRetriever,
     DeferredObserveCursor,
     PlainRecordSelector,
+    RecordBatches,
     WindowReportingRetriever,
 )
 
@@ -293,11 +298,46 @@ def test_every_datetime_cursor_observes_per_partition_and_cometly_contacts_has_a
     windows = streams["cometly_contacts"].cursor
     assert type(windows) is AdaptiveWindowCursor and windows.is_reported
     retriever = streams["cometly_contacts"]._stream_partition_generator._partition_factory._retriever
-    assert type(retriever) is WindowReportingRetriever
+    assert type(retriever._retriever) is WindowReportingRetriever  # inside the BatchingRetriever
     for name in ("cc_contact_lists", "cc_contacts", "cc_contacts_export", "cc_v2_lists", "cometly_contacts_export"):
         assert type(streams[name].cursor) is DeferredObserveCursor, name
     # Per-partition state: the CDK's cursor, whose cursor per list is a DeferredObserveCursor.
     assert type(streams["cc_v2_list_contacts"].cursor._cursor_factory.create({}, None)) is DeferredObserveCursor
+
+
+def test_the_big_streams_hand_their_records_over_in_batches_of_500_and_the_others_one_by_one() -> None:
+    streams = built_streams()
+
+    def retriever(name: str) -> Any:
+        return streams[name]._stream_partition_generator._partition_factory._retriever
+
+    for name in ("cc_contacts", "cometly_contacts"):
+        assert type(retriever(name)) is BatchingRetriever and retriever(name)._size == 500, name
+    for name in ("cc_contacts_export", "cc_v2_contacts_export", "cometly_contacts_export"):
+        assert type(retriever(name)) is BatchingAsyncRetriever and retriever(name).records_per_batch == 500, name
+    for name in ("cc_contact_lists", "cc_v2_lists", "cc_v2_list_contacts", "cc_segments"):
+        assert not isinstance(retriever(name), BatchingRetriever) and getattr(retriever(name), "records_per_batch", 0) == 0, name
+
+
+def test_records_per_batch_on_a_stream_whose_cursor_cannot_see_batches_fails_at_build() -> None:
+    factory = ContactsComponentFactory(record_batches=RecordBatches())
+    model = MagicMock(parameters={"records_per_batch": 500})
+    per_list = built_streams()["cc_v2_list_contacts"].cursor  # the CDK's per-partition cursor
+    with pytest.raises(ValueError, match="Stream cc_v2_list_contacts: records_per_batch needs a DatetimeBasedCursor"):
+        factory._records_per_batch(model, "cc_v2_list_contacts", per_list)
+    assert ContactsComponentFactory()._records_per_batch(model, "cc_v2_list_contacts", per_list) == 0  # no record_batches
+
+
+def test_the_cdk_still_logs_the_count_of_its_queue_items_in_the_line_batched_record_counts_correct() -> None:
+    done = inspect.getsource(ConcurrentReadProcessor._on_stream_is_done)
+    assert 'f"Read {self._record_counter[stream_name]} records from {stream_name} stream"' in done
+    assert "self._record_counter[stream.name] += 1" in inspect.getsource(ConcurrentReadProcessor.on_record)
+    batches = RecordBatches()
+    batches.records_read = {"cometly_contacts": 1234}
+    counts = BatchedRecordCountsInLog(batches)
+    for stream, logged, expected in (("cometly_contacts", 3, 1234), ("cc_segments", 7, 7)):
+        record = logging.LogRecord("airbyte", logging.INFO, __file__, 1, f"Read {logged} records from {stream} stream", None, None)
+        assert counts.filter(record) and record.getMessage() == f"Read {expected} records from {stream} stream"
 
 
 def test_selectors_without_transformations_are_plain_and_the_others_the_cdks() -> None:

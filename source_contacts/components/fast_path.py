@@ -1,4 +1,4 @@
-"""The per-record fast path and windows that fit the data.
+"""The per-record fast path, records handed to the main thread in batches, and windows that fit the data.
 
 The CDK's generic components are correct for any manifest and pay for it per record; these do the same work for the
 shapes this manifest declares, each giving the same records and state as the component it stands in for.
@@ -14,15 +14,19 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Mutab
 import requests
 from isodate import parse_duration
 
+from airbyte_cdk.models import AirbyteMessage, AirbyteRecordMessage, Type
 from airbyte_cdk.sources.declarative.decoders import Decoder, JsonDecoder
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
 from airbyte_cdk.sources.declarative.extractors.record_selector import RecordSelector
 from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
+from airbyte_cdk.sources.declarative.retrievers.async_retriever import AsyncRetriever
 from airbyte_cdk.sources.declarative.retrievers.retriever import Retriever
 from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor, Cursor, CursorField
 from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
 from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.types import Config, Record, StreamSlice, StreamState
+
+from source_contacts.components.http_handling import json_body_checked
 
 _DECODED_BODY = "_source_contacts_decoded_body"
 
@@ -32,7 +36,8 @@ class DecodeOnceJsonDecoder(JsonDecoder):
 
     A paginated retriever decodes every page twice with the CDK's decoder: once to extract the records and once
     for the paginator's next-page token. Declared as the retriever's `decoder`, this one instance serves both, and
-    the first decode (the CDK's own) is kept on the response.
+    the first decode is kept on the response. The error handler (JsonAnswerErrorHandler) has already parsed a page
+    to check that it is JSON: that parse is the one used.
     """
 
     def __init__(self, parameters: Optional[Mapping[str, Any]] = None) -> None:
@@ -41,7 +46,11 @@ class DecodeOnceJsonDecoder(JsonDecoder):
     def decode(self, response: requests.Response) -> Iterator[MutableMapping[str, Any]]:
         items = getattr(response, _DECODED_BODY, None)
         if items is None:
-            items = list(super().decode(response))
+            body = json_body_checked(response)
+            if body:  # what the CDK's decoder makes of a JSON body (a falsy one, such as {} or null, it reads its own way)
+                items = body if isinstance(body, list) else [body]
+            else:
+                items = list(super().decode(response))
             setattr(response, _DECODED_BODY, items)
         yield from items
 
@@ -153,17 +162,27 @@ class DeferredObserveCursor(Cursor):
         return self._cursor.cursor_field
 
     def observe(self, record: Record) -> None:
-        value = record.data.get(self._field)
+        if type(record) is RecordBatch:
+            for data in record.records:
+                self._observe(data, record)
+        else:
+            self._observe(record.data, record)
+
+    def _observe(self, data: Mapping[str, Any], record: Record) -> None:
+        """Observes `data`, which is `record`'s or one of the records of the RecordBatch `record`."""
+        value = data.get(self._field)
         if self._fast_form is None or type(value) is not str or not self._fast_form(value):
-            self._cursor.observe(record)
-            return
-        try:
-            moment = datetime.fromisoformat(value[:-1])
-        except ValueError:
-            self._cursor.observe(record)
+            self._cursor.observe(record if data is record.data else Record(data, record.stream_name, record.associated_slice))
             return
         # Each partition is read by one thread; the dict is only ever read and written by key.
         newest = self._newest.get(id(record.associated_slice))
+        if newest is not None and len(value) == len(newest[2]) and value <= newest[2]:
+            return  # one form, one length: the text sorts as the time does
+        try:
+            moment = datetime.fromisoformat(value[:-1])
+        except ValueError:
+            self._cursor.observe(record if data is record.data else Record(data, record.stream_name, record.associated_slice))
+            return
         if newest is None:
             self._newest[id(record.associated_slice)] = [record.associated_slice, moment, value]
         elif moment > newest[1]:
@@ -307,3 +326,125 @@ class WindowReportingRetriever(Retriever):
         if name == "_retriever":
             raise AttributeError(name)
         return getattr(self._retriever, name)
+
+
+# The one key of a RecordBatch's data: the records, which RecordBatches.unpacked turns back into messages.
+_BATCHED_RECORDS = "_source_contacts_batched_records"
+
+
+class RecordBatch(Record):
+    """Records of one slice crossing the CDK's queue, from the thread that read them to the main thread, as one item."""
+
+    def __init__(self, records: List[Mapping[str, Any]], stream_name: str, associated_slice: Optional[StreamSlice]) -> None:
+        super().__init__(data={_BATCHED_RECORDS: records}, stream_name=stream_name, associated_slice=associated_slice)
+        self.records = records
+
+
+class RecordBatches:
+    """Hands records from the threads that read them to the main thread that prints them in batches.
+
+    The CDK moves each record from a worker thread to the main thread through its queue, one item per record. Under
+    the GIL, two busy threads handing items over one by one spend about as much time switching as working. Here a
+    retriever's records go in RecordBatch items (`batched`, on the worker), and the main thread turns each batch's
+    message back into one RECORD message per record, in order (`unpacked`, around the source's read). At most
+    `in_flight` batches wait between the two while a read runs, so memory stays bounded: the CDK's queue takes up to
+    10,000 items, batches or not.
+
+    The stream's cursor sees the batches: it must be a DeferredObserveCursor or the CDK's FinalStateCursor, which
+    observes nothing. records_read counts each stream's records as they are unpacked.
+    """
+
+    def __init__(self, in_flight: int = 4) -> None:
+        self._in_flight = in_flight
+        self._slots = threading.Semaphore(in_flight)
+        self._reading = False
+        self.records_read: Dict[str, int] = {}
+
+    def batched(self, items: Iterable[StreamData], size: int, stream_name: str, stream_slice: Optional[StreamSlice]) -> Iterator[StreamData]:
+        """`items` (a retriever's records and messages) with the records in batches of up to `size`, one slice each."""
+        batch: List[Mapping[str, Any]] = []
+        batch_slice: Optional[StreamSlice] = None
+        try:
+            for item in items:
+                if not isinstance(item, Mapping):  # a message keeps its place among the records
+                    if batch:
+                        yield self._batch(batch, stream_name, batch_slice)
+                        batch = []
+                    yield item
+                    continue
+                item_slice = item.associated_slice if isinstance(item, Record) else stream_slice
+                if batch and item_slice is not batch_slice:
+                    yield self._batch(batch, stream_name, batch_slice)
+                    batch = []
+                batch_slice = item_slice
+                batch.append(item.data if isinstance(item, Record) else item)
+                if len(batch) == size:
+                    yield self._batch(batch, stream_name, batch_slice)
+                    batch = []
+        except Exception:
+            if batch:  # the records read before the failure are emitted, as they would be one by one
+                yield self._batch(batch, stream_name, batch_slice)
+            raise
+        if batch:
+            yield self._batch(batch, stream_name, batch_slice)
+
+    def _batch(self, records: List[Mapping[str, Any]], stream_name: str, stream_slice: Optional[StreamSlice]) -> RecordBatch:
+        # Waits for a slot only while a read unpacks batches (check and discover read partitions directly).
+        while self._reading and not self._slots.acquire(timeout=1.0):
+            pass
+        return RecordBatch(records, stream_name, stream_slice)
+
+    def unpacked(self, messages: Iterable[AirbyteMessage]) -> Iterator[AirbyteMessage]:
+        """`messages` with each batch's message replaced by one RECORD message per record."""
+        self._slots = threading.Semaphore(self._in_flight)
+        self.records_read = {}
+        self._reading = True
+        try:
+            for message in messages:
+                record = message.record
+                if message.type is not Type.RECORD or _BATCHED_RECORDS not in record.data:  # type: ignore[union-attr]
+                    yield message
+                    continue
+                self._slots.release()
+                batch = record.data[_BATCHED_RECORDS]  # type: ignore[union-attr]
+                stream, emitted_at = record.stream, record.emitted_at  # type: ignore[union-attr]
+                self.records_read[stream] = self.records_read.get(stream, 0) + len(batch)
+                for data in batch:
+                    yield AirbyteMessage(type=Type.RECORD, record=AirbyteRecordMessage(stream=stream, data=data, emitted_at=emitted_at))
+        finally:
+            self._reading = False  # a worker still reading never waits for a slot again
+
+
+class BatchingRetriever(Retriever):
+    """Reads through `retriever`, handing its records on in RecordBatches of up to `size`."""
+
+    def __init__(self, retriever: Retriever, batches: RecordBatches, size: int, stream_name: str) -> None:
+        self._retriever = retriever
+        self._batches = batches
+        self._size = size
+        self._stream_name = stream_name
+
+    def read_records(self, records_schema: Mapping[str, Any], stream_slice: Optional[StreamSlice] = None) -> Iterable[StreamData]:
+        records = self._retriever.read_records(records_schema, stream_slice)
+        return self._batches.batched(records, self._size, self._stream_name, stream_slice)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "_retriever":
+            raise AttributeError(name)
+        return getattr(self._retriever, name)
+
+
+@dataclass
+class BatchingAsyncRetriever(AsyncRetriever):
+    """An AsyncRetriever handing its records on in RecordBatches of up to `records_per_batch` (the CDK's stream factory
+    treats an AsyncRetriever apart, so this one is one rather than wrapping one)."""
+
+    batches: Optional[RecordBatches] = None
+    records_per_batch: int = 0
+    stream_name: str = ""
+
+    def read_records(self, records_schema: Mapping[str, Any], stream_slice: Optional[StreamSlice] = None) -> Iterable[StreamData]:
+        records = super().read_records(records_schema, stream_slice)
+        if self.batches is None or self.records_per_batch < 1:
+            return records
+        return self.batches.batched(records, self.records_per_batch, self.stream_name, stream_slice)

@@ -36,13 +36,25 @@ def utc_after(seconds: float) -> str:
     return (datetime.now(timezone.utc) + timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M UTC")
 
 
+# The parse why_not_json made of a response's body, kept on the response for its decoder (DecodeOnceJsonDecoder).
+_CHECKED_JSON_BODY = "_source_contacts_checked_json_body"
+
+
+def json_body_checked(response: requests.Response) -> Any:
+    """The JSON value why_not_json found in the body of `response`, or None if it did not parse it."""
+    return getattr(response, _CHECKED_JSON_BODY, None)
+
+
 def why_not_json(response: requests.Response) -> Optional[str]:
-    """Why the body of `response` is not UTF-8 JSON (empty, a proxy's HTML page, cut, bad bytes), or None when it is."""
+    """Why the body of `response` is not UTF-8 JSON (empty, a proxy's HTML page, cut, bad bytes), or None when it is.
+
+    The parse is kept on the response (json_body_checked): a page of records is parsed once, not checked and parsed."""
     body = response.content
     if not body.strip():
         return "the body is empty"
     try:
-        orjson.loads(body)  # strict: invalid UTF-8 fails too, where a lenient decoder would read U+FFFD
+        # strict: invalid UTF-8 fails too, where a lenient decoder would read U+FFFD
+        setattr(response, _CHECKED_JSON_BODY, orjson.loads(body))
         return None
     except orjson.JSONDecodeError as error:
         kind = response.headers.get("Content-Type", "no Content-Type")

@@ -3,7 +3,9 @@ for."""
 
 import itertools
 import json
+import queue
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional
 from unittest.mock import MagicMock
@@ -25,14 +27,19 @@ from airbyte_cdk.sources.types import Record, StreamSlice
 from airbyte_cdk.sources.utils.transform import TransformConfig, TypeTransformer
 
 from source_contacts.components.common import ExportSliceRecordFilter
+from airbyte_cdk.models import AirbyteLogMessage, AirbyteMessage, AirbyteRecordMessage, Level, Type
+
 from source_contacts.components.fast_path import (
     AdaptiveWindowCursor,
     DecodeOnceJsonDecoder,
     DeferredObserveCursor,
     FieldPathExtractor,
     PlainRecordSelector,
+    RecordBatch,
+    RecordBatches,
     WindowReportingRetriever,
 )
+from source_contacts.components.http_handling import why_not_json
 
 class CountingResponse(requests.Response):
     """A response whose body counts how often it is read."""
@@ -47,16 +54,20 @@ class CountingResponse(requests.Response):
         return self._content
 
 
-BODIES = [b'{"data": [{"id": 1}, {"id": 2}], "next_cursor": "n"}', b'[{"id": 1}, {"id": 2}]', b"[]", b"{}", b"<html>proxy</html>", b""]
+BODIES = [b'{"data": [{"id": 1}, {"id": 2}], "next_cursor": "n"}', b'[{"id": 1}, {"id": 2}]', b"[]", b"{}", b"<html>proxy</html>", b"",
+          b"null", b'"text"', b"0", b"[{}]"]
 
 
 @pytest.mark.parametrize("body", BODIES)
 def test_decode_once_gives_the_records_and_next_page_token_the_cdks_json_decoder_gives(body: bytes) -> None:
-    def read(decoder: JsonDecoder) -> tuple:
-        records = FieldPathExtractor(field_path=["data"], config={}, parameters={}, decoder=decoder).extract_records(CountingResponse(body))
-        return list(records), next(decoder.decode(CountingResponse(body)))
+    def read(decoder: JsonDecoder, checked: bool = False) -> tuple:
+        responses = [CountingResponse(body), CountingResponse(body)]
+        for response in responses if checked else ():
+            why_not_json(response)  # as the error handler does first, keeping its parse
+        records = FieldPathExtractor(field_path=["data"], config={}, parameters={}, decoder=decoder).extract_records(responses[0])
+        return list(records), next(decoder.decode(responses[1]))
 
-    assert read(DecodeOnceJsonDecoder()) == read(JsonDecoder(parameters={}))
+    assert read(DecodeOnceJsonDecoder()) == read(DecodeOnceJsonDecoder(), checked=True) == read(JsonDecoder(parameters={}))
 
 
 def test_a_page_is_parsed_once_for_its_records_and_its_next_page_token() -> None:
@@ -150,6 +161,26 @@ def test_deferred_observation_ends_in_the_state_per_record_observation_gives(val
     for cursor in (cdk, deferred):
         cursor.close_partition(second)
     assert deferred.state == cdk.state == {"created_at": "2024-01-02T08:00:00Z"}
+
+
+MOMENTS = st.builds(
+    lambda day, second, fraction: f"2024-01-0{day}T{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}{fraction}Z",
+    st.integers(1, 2), st.integers(0, 86399), st.sampled_from(["", ".5", ".50", ".123", ".999999", ".000000"]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(MOMENTS, st.sampled_from([None, "not a date", "2024-01-01T10:00:00+00:00"])), min_size=1, max_size=30),
+       st.integers(1, 7))
+def test_observing_batches_ends_in_the_state_per_record_observation_gives(values: list, size: int) -> None:
+    window = Window("2024-01-01T00:00:00Z", "2024-01-02T23:59:59Z")
+    cdk, deferred = cdk_cursor(), DeferredObserveCursor(cdk_cursor(), RFC3339)
+    for value in values:
+        cdk.observe(Record(data={"created_at": value}, stream_name="s", associated_slice=window.to_slice()))
+    for start in range(0, len(values), size):
+        deferred.observe(RecordBatch([{"created_at": value} for value in values[start:start + size]], "s", window.to_slice()))
+    for cursor in (cdk, deferred):
+        cursor.close_partition(window)
+    assert deferred.state == cdk.state
 
 
 def test_the_fast_comparison_only_takes_the_forms_the_cursor_declares() -> None:
@@ -278,3 +309,106 @@ def test_the_reporting_retriever_reports_each_windows_records_or_its_failure() -
     with pytest.raises(RuntimeError):
         list(retriever.read_records({}, "broken"))
     assert reports == [("w1", 2), ("broken", None)]
+
+
+# ---- RecordBatches: records cross to the main thread in batches, and come out one message each, in order
+
+
+def log(text: str) -> AirbyteMessage:
+    return AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=Level.INFO, message=text))
+
+
+def as_messages(items: Iterable[Any]) -> Iterator[AirbyteMessage]:
+    """What the CDK's main thread makes of a partition's items: one RECORD message per Record, other messages as they are."""
+    for item in items:
+        if isinstance(item, Record):
+            yield AirbyteMessage(type=Type.RECORD, record=AirbyteRecordMessage(stream=item.stream_name, data=dict(item.data), emitted_at=1))
+        else:
+            yield item
+
+
+def test_records_go_in_batches_of_the_size_asked_one_slice_each_and_messages_keep_their_place() -> None:
+    first, second = StreamSlice(partition={}, cursor_slice={"w": 1}), StreamSlice(partition={}, cursor_slice={"w": 2})
+    items = [*(Record({"id": n}, "s", first) for n in range(5)), log("page"), *(Record({"id": n}, "s", second) for n in range(5, 8))]
+
+    batched = list(RecordBatches().batched(iter(items), 2, "s", first))
+
+    shapes = [[r["id"] for r in item.records] if isinstance(item, RecordBatch) else item.log.message for item in batched]
+    assert shapes == [[0, 1], [2, 3], [4], "page", [5, 6], [7]]
+    assert [item.associated_slice for item in batched if isinstance(item, RecordBatch)] == [first, first, first, second, second]
+
+
+def test_plain_mappings_are_batched_with_the_slice_read() -> None:
+    window = StreamSlice(partition={}, cursor_slice={"w": 1})
+    [batch] = RecordBatches().batched(iter([{"id": 1}, {"id": 2}]), 10, "s", window)
+    assert batch.records == [{"id": 1}, {"id": 2}] and batch.associated_slice is window and batch.stream_name == "s"
+
+
+def test_the_records_read_before_a_failure_go_out_before_it() -> None:
+    def failing() -> Iterator[Record]:
+        yield Record({"id": 1}, "s", None)
+        yield Record({"id": 2}, "s", None)
+        raise ConnectionError("page 2")
+
+    batches = RecordBatches().batched(failing(), 500, "s", None)
+    assert next(batches).records == [{"id": 1}, {"id": 2}]
+    with pytest.raises(ConnectionError, match="page 2"):
+        next(batches)
+
+
+def test_unpacking_gives_one_message_per_record_in_order_and_counts_them() -> None:
+    batches = RecordBatches()
+    items = [Record({"id": n}, "s", None) for n in range(7)] + [log("done")] + [Record({"id": 7}, "t", None)]
+    one_by_one = [m.record.data if m.record else m.log.message for m in as_messages(items)]
+
+    unpacked = list(batches.unpacked(as_messages(batches.batched(iter(items[:8]), 3, "s", None))))
+    unpacked += list(batches.unpacked(as_messages(items[8:])))  # a stream without batches passes as it is
+
+    assert [m.record.data if m.record else m.log.message for m in unpacked] == one_by_one
+    assert all(m.record.stream == "s" for m in unpacked[:7])
+    assert batches.records_read == {}  # counted per read: the second read had no batches
+    reader = RecordBatches()
+    list(reader.unpacked(as_messages(reader.batched(iter(items[:7]), 3, "s", None))))
+    assert reader.records_read == {"s": 7}
+
+
+def test_at_most_in_flight_batches_wait_for_the_main_thread_during_a_read() -> None:
+    batches = RecordBatches(in_flight=2)
+    made: List[RecordBatch] = []
+    handed: "queue.Queue[Any]" = queue.Queue()
+
+    def worker() -> None:  # a partition reader putting each batch on the CDK's queue
+        for batch in batches.batched(iter([Record({"id": n}, "s", None) for n in range(10)]), 1, "s", None):
+            made.append(batch)
+            handed.put(batch)
+        handed.put(None)
+
+    def main_thread() -> Iterator[AirbyteMessage]:
+        thread = threading.Thread(target=worker, daemon=True)
+        thread.start()
+        while (item := handed.get()) is not None:
+            yield from as_messages([item])
+        thread.join()
+
+    unpacked = batches.unpacked(main_thread())
+    first = next(unpacked)  # the main thread took one batch: the worker may have made two more, no more
+    deadline = time.monotonic() + 2
+    while len(made) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)
+    assert len(made) == 3
+    assert [first.record.data["id"]] + [m.record.data["id"] for m in unpacked] == list(range(10))
+
+
+def test_outside_a_read_nothing_waits_for_slots() -> None:
+    batches = RecordBatches(in_flight=1)
+    assert len(list(batches.batched(iter([Record({"id": n}, "s", None) for n in range(5)]), 1, "s", None))) == 5
+
+
+def test_a_page_checked_as_json_is_not_parsed_again() -> None:
+    response = CountingResponse(b'{"data": [{"id": 1}], "next_cursor": "n"}')
+    assert why_not_json(response) is None
+    parses = response.reads
+    decoder = DecodeOnceJsonDecoder()
+    assert list(decoder.decode(response)) == [{"data": [{"id": 1}], "next_cursor": "n"}]
+    assert response.reads == parses  # the body was not read again
