@@ -204,8 +204,8 @@ class ContactsComponentFactory(ModelToComponentFactory):
         if isinstance(windows, AdaptiveWindowCursor):
             retriever = WindowReportingRetriever(retriever, windows)
         size = self._records_per_batch(model, kwargs["name"], kwargs.get("cursor"))
-        if size and self._record_batches is not None:
-            return BatchingRetriever(retriever, self._record_batches, size, kwargs["name"])
+        if size:
+            return BatchingRetriever(retriever, self._record_batches, size, kwargs["name"])  # type: ignore[arg-type]
         return retriever
 
     def create_record_selector(self, model: Any, config: Any, **kwargs: Any) -> RecordSelector:

@@ -172,7 +172,7 @@ class DeferredObserveCursor(Cursor):
         """Observes `data`, which is `record`'s or one of the records of the RecordBatch `record`."""
         value = data.get(self._field)
         if self._fast_form is None or type(value) is not str or not self._fast_form(value):
-            self._cursor.observe(record if data is record.data else Record(data, record.stream_name, record.associated_slice))
+            self._observe_now(data, record)
             return
         # Each partition is read by one thread; the dict is only ever read and written by key.
         newest = self._newest.get(id(record.associated_slice))
@@ -181,12 +181,16 @@ class DeferredObserveCursor(Cursor):
         try:
             moment = datetime.fromisoformat(value[:-1])
         except ValueError:
-            self._cursor.observe(record if data is record.data else Record(data, record.stream_name, record.associated_slice))
+            self._observe_now(data, record)
             return
         if newest is None:
             self._newest[id(record.associated_slice)] = [record.associated_slice, moment, value]
         elif moment > newest[1]:
             newest[1], newest[2] = moment, value
+
+    def _observe_now(self, data: Mapping[str, Any], record: Record) -> None:
+        """Hands `data` (of `record`, or of the batch `record`) to the ConcurrentCursor as a record of its own."""
+        self._cursor.observe(record if data is record.data else Record(data, record.stream_name, record.associated_slice))
 
     def close_partition(self, partition: Partition) -> None:
         stream_slice = partition.to_slice()
