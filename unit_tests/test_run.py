@@ -4,7 +4,10 @@ nothing else touched; the log formatter masks URL signing values in every line, 
 
 import contextlib
 import copy
+import inspect
 import logging
+import platform
+import subprocess
 import sys
 from collections import defaultdict
 from typing import Any, DefaultDict, Iterator, List, Optional
@@ -170,3 +173,27 @@ def test_the_log_formatter_masks_url_signing_values_in_debug_lines() -> None:
     line = MaskingLogFormatter().format(record)
 
     assert "tok" not in line and "sig\\" not in line and "X-Amz-Signature=****" in line
+
+
+def mb_resident_after_freeing_two_page_bodies() -> int:
+    """How much a freed 5 MB block stays resident, after a 6 MB one was freed (glibc now keeps blocks this size)."""
+    def rss_mb() -> int:
+        return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS")) // 1024
+
+    body = b"x" * (6 << 20)
+    del body
+    before = rss_mb()
+    body = b"x" * (5 << 20)
+    del body
+    return rss_mb() - before
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="a glibc malloc tunable (the Docker image and CI are glibc)")
+def test_a_freed_page_body_goes_back_to_the_system() -> None:
+    # glibc's default, which the fix is for, in a process of its own
+    probe = f"{inspect.getsource(mb_resident_after_freeing_two_page_bodies)}\nprint(mb_resident_after_freeing_two_page_bodies())"
+    default = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert int(default.stdout) >= 4
+
+    assert run_module.return_large_blocks_when_freed()
+    assert mb_resident_after_freeing_two_page_bodies() == 0

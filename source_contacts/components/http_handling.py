@@ -25,6 +25,7 @@ from airbyte_cdk.sources.types import Config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_contacts.components.common import public_url
+from source_contacts.components.json_pages import loads_json_page
 
 # No single wait is longer: a Retry-After beyond it fails the stream (the manifest's retry_after_too_long filter
 # says the same number), and so does a budget that would need longer.
@@ -54,7 +55,7 @@ def why_not_json(response: requests.Response) -> Optional[str]:
         return "the body is empty"
     try:
         # strict: invalid UTF-8 fails too, where a lenient decoder would read U+FFFD
-        setattr(response, _CHECKED_JSON_BODY, orjson.loads(body))
+        setattr(response, _CHECKED_JSON_BODY, loads_json_page(body))
         return None
     except orjson.JSONDecodeError as error:
         kind = response.headers.get("Content-Type", "no Content-Type")
