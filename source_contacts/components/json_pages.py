@@ -45,6 +45,7 @@ def _loads_in_pieces(body: bytes, piece_bytes: int) -> Optional[Any]:
     start = _FIRST_KEY_RECORDS.match(body)
     if not start:
         return None
+    key = start["key"]
     next_record = re.escape(b'"' + start["record_key"] + b'"')
     between_records = re.compile(rb"\}" + _WS + rb"," + _WS + rb"(?=\{" + _WS + next_record + rb")")
     records: List[Any] = []
@@ -70,7 +71,6 @@ def _loads_in_pieces(body: bytes, piece_bytes: int) -> Optional[Any]:
         last = _loads_array(body, piece_start, end.start() + 1)
         if last is None:
             continue
-        key = start["key"]
         tail = body[end.end() :]
         if b'"' + key + b'"' in tail:  # the key again: its last value is the one that counts
             return None
