@@ -308,11 +308,23 @@ class AdaptiveWindowCursor(DeferredObserveCursor):
             return self._records_read.pop(id(window))
 
 
-class WindowReportingRetriever(Retriever):
+class WrappingRetriever(Retriever):
+    """A retriever that reads through `retriever` and is otherwise it: any other attribute is the wrapped one's."""
+
+    def __init__(self, retriever: Retriever) -> None:
+        self._retriever = retriever
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "_retriever":
+            raise AttributeError(name)
+        return getattr(self._retriever, name)
+
+
+class WindowReportingRetriever(WrappingRetriever):
     """Reads through `retriever` and tells `windows` how many records each window held when its read ends."""
 
     def __init__(self, retriever: Retriever, windows: AdaptiveWindowCursor) -> None:
-        self._retriever = retriever
+        super().__init__(retriever)
         self._windows = windows
         windows.is_reported = True
 
@@ -325,11 +337,6 @@ class WindowReportingRetriever(Retriever):
             records = count
         finally:
             self._windows.window_read(stream_slice, records)
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "_retriever":
-            raise AttributeError(name)
-        return getattr(self._retriever, name)
 
 
 # The one key of a RecordBatch's data: the records, which RecordBatches.unpacked turns back into messages.
@@ -419,11 +426,11 @@ class RecordBatches:
             self._reading = False  # a worker still reading never waits for a slot again
 
 
-class BatchingRetriever(Retriever):
+class BatchingRetriever(WrappingRetriever):
     """Reads through `retriever`, handing its records on in RecordBatches of up to `size`."""
 
     def __init__(self, retriever: Retriever, batches: RecordBatches, size: int, stream_name: str) -> None:
-        self._retriever = retriever
+        super().__init__(retriever)
         self._batches = batches
         self._size = size
         self._stream_name = stream_name
@@ -431,11 +438,6 @@ class BatchingRetriever(Retriever):
     def read_records(self, records_schema: Mapping[str, Any], stream_slice: Optional[StreamSlice] = None) -> Iterable[StreamData]:
         records = self._retriever.read_records(records_schema, stream_slice)
         return self._batches.batched(records, self._size, self._stream_name, stream_slice)
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "_retriever":
-            raise AttributeError(name)
-        return getattr(self._retriever, name)
 
 
 @dataclass
