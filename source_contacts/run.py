@@ -1,15 +1,13 @@
 """Console entry point: the CDK's `launch`, with secrets masked in every message the connector prints."""
 
-import ctypes
 import logging
 import re
 import sys
-from typing import Any, DefaultDict, Dict, Iterable, Optional, Tuple
+from typing import Any, Iterable, Optional
 
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.logger import PRINT_BUFFER, AirbyteLogFormatter
 from airbyte_cdk.models import AirbyteMessage, ConnectorSpecification, FailureType, Type
-from airbyte_cdk.sources.connector_state_manager import HashableStreamDescriptor
 from airbyte_cdk.sources.utils.schema_helpers import split_config
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -65,10 +63,6 @@ class MaskingEntrypoint(AirbyteEntrypoint):
     URL, and v2 sends api_key in the query) nor the CONNECTION_STATUS of a failed check.
     """
 
-    def __init__(self, source: Any) -> None:
-        super().__init__(source)
-        self._uncounted: Dict[Tuple[str, Optional[str]], int] = {}
-
     def check(self, *args: Any) -> Iterable[AirbyteMessage]:
         return map(masked, super().check(*args))
 
@@ -77,18 +71,6 @@ class MaskingEntrypoint(AirbyteEntrypoint):
 
     def read(self, *args: Any) -> Iterable[AirbyteMessage]:
         return map(masked, super().read(*args))
-
-    def handle_record_counts(self, message: AirbyteMessage, stream_message_count: DefaultDict[HashableStreamDescriptor, float]) -> AirbyteMessage:
-        """The CDK's count of records per stream (read by the next STATE message of the stream), kept by stream name
-        and added to the CDK's counter before any other message rather than per record."""
-        if message.type is Type.RECORD and message.record is not None:
-            stream = (message.record.stream, message.record.namespace)
-            self._uncounted[stream] = self._uncounted.get(stream, 0) + 1
-            return message
-        for (name, namespace), records in self._uncounted.items():
-            stream_message_count[HashableStreamDescriptor(name=name, namespace=namespace)] += records
-        self._uncounted.clear()
-        return AirbyteEntrypoint.handle_record_counts(message, stream_message_count)
 
     @staticmethod
     def validate_connection(source_spec: ConnectorSpecification, config: Any) -> None:
@@ -116,23 +98,6 @@ def _build_source(args: list[str]) -> SourceContacts:
     )
 
 
-# mallopt's option for the size from which glibc gives a block its own mapping (M_MMAP_THRESHOLD in malloc.h)
-_M_MMAP_THRESHOLD = -3
-LARGE_BLOCK_BYTES = 4 << 20
-
-
-def return_large_blocks_when_freed() -> bool:
-    """Fix glibc's mmap threshold at 4 MB, so that a page body (5 MB for 5,000 Cometly contacts) gets its own mapping
-    and goes back to the system when freed. By default glibc raises the threshold to the size of each large block
-    freed: after the first page, the next ones land in the heap, which fragments, and a sync of a million Cometly
-    contacts peaked at 104 MB instead of 97. False where the C library has no such option (not glibc)."""
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, TypeError, AttributeError):
-        return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, LARGE_BLOCK_BYTES))
-
-
 RECORD_LINE = '{"type":"RECORD"'
 RECORDS_PER_WRITE = 256
 
@@ -142,7 +107,6 @@ def run() -> None:
     the records before it. Each batch is flushed, so the print buffer never holds more than one (it would otherwise
     gather a tenth of a second of output, several MB at full speed). A config or state file it cannot use ends with an
     error TRACE."""
-    return_large_blocks_when_freed()
     args = sys.argv[1:]
     try:
         source = _build_source(args)

@@ -1,33 +1,36 @@
 """The source: the manifest does the work; this class adds the config and state checks JSON Schema cannot say."""
 
 import logging
+import pickle
 import threading
+from functools import lru_cache
+from pathlib import Path
 from datetime import datetime, timezone
 from typing import Any, Dict, Iterator, List, Mapping, Optional
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from airbyte_cdk.models import AirbyteCatalog, AirbyteConnectionStatus, AirbyteMessage, AirbyteStateMessage, AirbyteStateType
-from airbyte_cdk.models import ConfiguredAirbyteCatalog, FailureType, Status
+from airbyte_cdk.models import AirbyteLogMessage, AirbyteStreamStatus, ConfiguredAirbyteCatalog, FailureType, Level, Status, Type
 from airbyte_cdk.sources.declarative.checks import CheckStream
-from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
+from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+import yaml
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import best_match
 
-from source_contacts.cdk_hooks import BatchedRecordCountsInLog, use_contacts_component_factory
-from source_contacts.components.fast_path import RecordBatches
-from source_contacts.components.http_handling import why_host_unreachable
+from source_contacts.components.declared_options import undeclared_options
+from source_contacts.components.guarded_credentials import SYNC_CALLS
+from source_contacts.components.unreachable_hosts import why_host_unreachable
 
 PROVIDER_SECTIONS = ("constant_contact", "constant_contact_v2", "cometly")
 # The provider each of the manifest's check streams stands for, named in check failures.
 CHECKED_PROVIDER = {"cc_contact_lists": "Constant Contact v3", "cc_v2_lists": "Constant Contact v2", "cometly_contacts": "Cometly"}
-# The URL settings each check stream calls, with the manifest's defaults.
+# The URL settings each check stream calls (their defaults are the spec's).
 CHECKED_URLS = {
-    "cc_contact_lists": {"constant_contact.api_url": "https://api.cc.email/v3",
-                         "constant_contact.token_url": "https://authz.constantcontact.com/oauth2/default/v1/token"},
-    "cc_v2_lists": {"constant_contact_v2.api_url": "https://api.constantcontact.com/v2"},
-    "cometly_contacts": {"cometly.api_url": "https://app.cometly.com/public-api/v1"},
+    "cc_contact_lists": ["constant_contact.api_url", "constant_contact.token_url"],
+    "cc_v2_lists": ["constant_contact_v2.api_url"],
+    "cometly_contacts": ["cometly.api_url"],
 }
 # A check that has no answer by then fails naming the hosts that take no connection (the CDK retries an OAuth
 # token request that cannot connect for 5 minutes; a server that accepts and never answers takes a minute a try).
@@ -125,11 +128,17 @@ def _stream_cursor_fields(node: Any) -> Dict[str, str]:
     return found
 
 
+@lru_cache(maxsize=1)
+def _manifest_bytes() -> bytes:
+    """The manifest, parsed once per process (a source is built for each check, discover and read)."""
+    return pickle.dumps(yaml.safe_load((Path(__file__).parent / "manifest.yaml").read_text()))
+
+
 def _config_error(message: str) -> AirbyteTracedException:
     return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
 
 
-class SourceContacts(YamlDeclarativeSource):
+class SourceContacts(ConcurrentDeclarativeSource):
     def __init__(
         self,
         catalog: Optional[ConfiguredAirbyteCatalog] = None,
@@ -137,15 +146,18 @@ class SourceContacts(YamlDeclarativeSource):
         state: Optional[List[AirbyteStateMessage]] = None,
         config_path: Optional[str] = None,
     ) -> None:
-        super().__init__(path_to_yaml="manifest.yaml", catalog=catalog, config=config, state=state, config_path=config_path)
-        # Export jobs poll soon, then back off (the CDK's own factory waits a fixed 5 s); the streams that declare
-        # records_per_batch hand their records to the main thread in batches, unpacked by read().
-        self._record_batches = RecordBatches()
-        use_contacts_component_factory(self, catalog, self._source_config.get("max_concurrent_async_job_count"), self._record_batches)
+        # A fresh copy each time: the CDK changes the manifest it is given.
+        manifest = pickle.loads(_manifest_bytes())
+        super().__init__(catalog=catalog, config=config or {}, state=state or [], source_config=manifest, config_path=config_path)
+        self._built_with_config = bool(config)
+        problems = undeclared_options(self.resolved_manifest)
+        if problems:
+            message = "The connector's manifest declares options its components do not have: " + "; ".join(problems)
+            raise AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.system_error)
 
     def _configured_for(self, config: Mapping[str, Any], **kwargs: Any) -> "SourceContacts":
         """This source, or, when built without a config (as `airbyte-cdk connector test` builds it), one built with `config`."""
-        return self if self._config or not config else SourceContacts(config=config, **kwargs)
+        return self if self._built_with_config or not config else SourceContacts(config=config, **kwargs)
 
     @classmethod
     def read_state(cls, state_path: str) -> List[AirbyteStateMessage]:
@@ -169,7 +181,7 @@ class SourceContacts(YamlDeclarativeSource):
         source = self._configured_for(config)
         if source is not self:
             return source.discover(logger, config)
-        problem = describe_invalid_config(self._config)
+        problem = describe_invalid_config(config)
         if problem:
             raise _config_error(problem)
         return super().discover(logger, config)
@@ -179,32 +191,32 @@ class SourceContacts(YamlDeclarativeSource):
         source = self._configured_for(config)
         if source is not self:
             return source.check(logger, config)
-        problem = describe_invalid_config(self._config)
+        problem = describe_invalid_config(config)
         if problem:
             return AirbyteConnectionStatus(status=Status.FAILED, message=problem)
-        streams = {stream.name: stream for stream in self.streams(self._config)}
-        for name in self._source_config["check"]["stream_names"]:
+        streams = {stream.name: stream for stream in self.streams(config)}
+        for name in self.resolved_manifest["check"]["stream_names"]:
             if name not in streams:
                 continue
-            problem = self._check_stream(name, logger)
+            problem = self._check_stream(name, logger, config)
             if not problem and name == "cc_contact_lists":
-                problem = self._describe_unknown_export_lists(streams[name])
+                problem = self._describe_unknown_export_lists(streams[name], config)
             if problem:
                 return AirbyteConnectionStatus(status=Status.FAILED, message=f"{CHECKED_PROVIDER[name]}: {problem}")
         return AirbyteConnectionStatus(status=Status.SUCCEEDED)
 
-    def _check_stream(self, name: str, logger: logging.Logger) -> Optional[str]:
+    def _check_stream(self, name: str, logger: logging.Logger, config: Mapping[str, Any]) -> Optional[str]:
         """What is wrong according to the manifest's CheckStream on `name`, given CHECK_SECONDS; None when it succeeds."""
         outcome: List[Any] = []
         check = CheckStream(stream_names=[name], parameters={})
-        worker = threading.Thread(target=lambda: outcome.append(check.check_connection(self, logger, self._config)), daemon=True)
+        worker = threading.Thread(target=lambda: outcome.append(check.check_connection(self, logger, config)), daemon=True)
         worker.start()
         worker.join(CHECK_SECONDS)
         if outcome:
             succeeded, error = outcome[0]
             return None if succeeded else str(error)
-        urls = {key: self._setting(key) or default for key, default in CHECKED_URLS[name].items()}
-        if self._setting("constant_contact.credentials", {}).get("auth_type") != "oauth2.0":
+        urls = {key: self._setting(config, key) or self._spec_default(key) for key in CHECKED_URLS[name]}
+        if self._setting(config, "constant_contact.credentials", {}).get("auth_type") != "oauth2.0":
             urls.pop("constant_contact.token_url", None)
         hosts = {key: urlsplit(url).netloc.rsplit("@", 1)[-1] for key, url in urls.items()}
         unreachable = [f"could not reach {hosts[key]} ({why}), the host of {key}" for key, url in urls.items() for why in [why_host_unreachable(url)] if why]
@@ -212,13 +224,20 @@ class SourceContacts(YamlDeclarativeSource):
             return f"no answer in {CHECK_SECONDS} s: {'; '.join(unreachable)}. Check that setting and that this network can reach the host."
         return f"no answer in {CHECK_SECONDS} s from {', '.join(sorted(set(hosts.values())))}, which take connections but do not answer; try again later."
 
-    def _setting(self, key: str, default: Any = None) -> Any:
+    @staticmethod
+    def _setting(config: Mapping[str, Any], key: str, default: Any = None) -> Any:
         section, name = key.split(".")
-        return (self._config.get(section) or {}).get(name, default)
+        return (config.get(section) or {}).get(name, default)
 
-    def _describe_unknown_export_lists(self, contact_lists: Any) -> Optional[str]:
+    def _spec_default(self, key: str) -> Any:
+        section, name = key.split(".")
+        properties = self.resolved_manifest["spec"]["connection_specification"]["properties"]
+        return properties[section]["properties"][name].get("default")
+
+    @staticmethod
+    def _describe_unknown_export_lists(contact_lists: Any, config: Mapping[str, Any]) -> Optional[str]:
         """Which of constant_contact.export_list_ids the account has no list for (the export job would fail on them)."""
-        wanted = self._config["constant_contact"].get("export_list_ids") or []
+        wanted = config["constant_contact"].get("export_list_ids") or []
         if not wanted:
             return None
         known = {record.data["list_id"] for partition in contact_lists.generate_partitions() for record in partition.read()}
@@ -238,12 +257,14 @@ class SourceContacts(YamlDeclarativeSource):
         if source is not self:
             yield from source.read(logger, config, catalog, state)
             return
-        problem = describe_invalid_config(self._config) or describe_invalid_state(state or [], _stream_cursor_fields(self.resolved_manifest["streams"]))
+        problem = describe_invalid_config(config) or describe_invalid_state(state or [], _stream_cursor_fields(self.resolved_manifest["streams"]))
         if problem:
             raise _config_error(problem)
-        counts = BatchedRecordCountsInLog(self._record_batches)
-        self.logger.addFilter(counts)  # the source's logger is the one the CDK's read loop logs with
-        try:
-            yield from self._record_batches.unpacked(super().read(logger, config, catalog, state))
-        finally:
-            self.logger.removeFilter(counts)
+        SYNC_CALLS.start()
+        for message in super().read(logger, config, catalog, state):
+            yield message
+            status = message.trace.stream_status if message.type == Type.TRACE and message.trace else None
+            if status and status.status in (AirbyteStreamStatus.COMPLETE, AirbyteStreamStatus.INCOMPLETE):
+                summary = SYNC_CALLS.summary(status.stream_descriptor.name)
+                if summary:
+                    yield AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=Level.INFO, message=summary))

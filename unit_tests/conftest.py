@@ -1,5 +1,4 @@
-"""Unit tests never really sleep, and build sources without re-reading the CDK's component schema or re-preparing
-the manifest."""
+"""Unit tests never really sleep."""
 
 import pytest
 
@@ -11,7 +10,3 @@ def never_sleep(sleeps: SleepRecorder) -> SleepRecorder:
     """Retry backoff, the api_budget and export polling return at once; `sleeps.waits` keeps what they asked for."""
     return sleeps
 
-
-@pytest.fixture(autouse=True)
-def manifest_prepared(manifest_prepared_once: None) -> None:
-    """Every source a unit test builds reuses the component schema and the manifest prepared once per session."""

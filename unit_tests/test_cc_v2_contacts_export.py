@@ -36,12 +36,12 @@ def _poll_request(activity_id: str) -> HttpRequest:
 def _activity(activity_id: str, status: str) -> HttpResponse:
     body = {"id": activity_id, "type": "EXPORT_CONTACTS", "status": status, "error_count": int(status == "ERROR")}
     if status in ("COMPLETE", "ERROR"):
-        body["file_name"] = f"https://files.example.com/exports/{activity_id}.csv"
+        body["file_name"] = f"https://api.constantcontact.com/v2/exports/{activity_id}.csv"
     return HttpResponse(json.dumps(body), 200)
 
 
 def _file_request(activity_id: str) -> HttpRequest:
-    return HttpRequest(f"https://files.example.com/exports/{activity_id}.csv", query_params=KEY, headers={**AUTH, "Accept": "text/csv"})
+    return HttpRequest(f"https://api.constantcontact.com/v2/exports/{activity_id}.csv", query_params=KEY, headers={**AUTH, "Accept": "text/csv"})
 
 
 def _csv(*rows: str) -> HttpResponse:
@@ -131,7 +131,7 @@ def test_a_row_with_the_wrong_field_count_fails_naming_stream_list_and_line() ->
     assert [r.record.data["email"] for r in output.records] == ["ann@example.com"]
     # Lines count the newline inside the quoted field; the file is named without its query (no api_key).
     assert stream_error(output, STREAM) == (
-        f"Stream {STREAM}: the export file https://files.example.com/exports/act-1.csv is broken: "
+        f"Stream {STREAM}: the export file https://api.constantcontact.com/v2/exports/act-1.csv is broken: "
         "row 2 (line 4) has 8 fields, the header has 7. Slice: {'list_id': '1'}."
     )
 
@@ -149,6 +149,6 @@ def test_a_file_with_another_number_of_rows_than_the_activity_counted_fails_nami
     assert sorted((r.record.data["list_id"], r.record.data["email"]) for r in output.records) == [
         ("1", "ann@example.com"), ("1", "bob@example.com"), ("2", "cy@example.com")]
     assert stream_error(output, STREAM) == (
-        f"Stream {STREAM}: the export file https://files.example.com/exports/act-1.csv is broken: "
+        f"Stream {STREAM}: the export file https://api.constantcontact.com/v2/exports/act-1.csv is broken: "
         "it has 2 rows where Constant Contact reported 3. Slice: {'list_id': '1'}."
     )

@@ -66,7 +66,7 @@ def test_each_provider_sends_requests_with_the_connect_and_read_timeouts(config,
 
 def test_an_export_job_and_its_file_are_fetched_with_the_timeouts() -> None:
     created = {"id": "a1", "type": "EXPORT_CONTACTS", "error_count": 0}
-    done = {"id": "a1", "status": "COMPLETE", "file_name": "https://files.example.com/exports/a1.csv"}
+    done = {"id": "a1", "status": "COMPLETE", "file_name": "https://api.constantcontact.com/v2/exports/a1.csv"}
     with StrictHttpMocker() as http_mocker:
         http_mocker._mocker.post(f"{V2_URL}/activities/exportcontacts", json=created, status_code=201)
         http_mocker._mocker.get(f"{V2_URL}/activities/a1", json=done)

@@ -1,1 +1,1 @@
-"""Python components for what manifest.yaml cannot say; one class per module, each named for its job."""
+"""Python components the manifest names where it uses them (`type: Custom...`, `class_name:`), one concern per module."""

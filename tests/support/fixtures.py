@@ -1,28 +1,21 @@
 """pytest fixtures for every suite (loaded by the root conftest.py): the emulator, a pinned sync start, no real sleeps,
-a port that refuses connections, the CDK's component schema read and each manifest's parsing, validation and
-pre-processing done once."""
+a port that refuses connections."""
 
-import os
-import pickle
 import socket
 import threading
 import time
 from datetime import timezone
-from typing import Any, Dict, Iterator, List, Mapping
+from typing import Iterator, List
 from unittest.mock import patch
 
-import orjson
 import pyrate_limiter.clocks
 import pytest
 
-from airbyte_cdk.sources.declarative import concurrent_declarative_source
-from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
-from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_state_converter import DateTimeStreamStateConverter
 from airbyte_cdk.utils.datetime_helpers import AirbyteDateTime
 
 from emulator import Emulator
-from source_contacts.components import http_handling
+from source_contacts.components import guarded_credentials, unreachable_hosts
 
 SYNC_STARTED_AT = AirbyteDateTime(2024, 3, 20, 12, 0, 0, tzinfo=timezone.utc)
 
@@ -59,7 +52,8 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> SleepRecorder:
     recorder = SleepRecorder()
     monkeypatch.setattr(time, "sleep", recorder)
     monkeypatch.setattr(pyrate_limiter.clocks, "time", recorder.clock)
-    monkeypatch.setattr(http_handling, "monotonic", recorder.clock)
+    monkeypatch.setattr(unreachable_hosts, "monotonic", recorder.clock)
+    monkeypatch.setattr(guarded_credentials, "monotonic", recorder.clock)
     return recorder
 
 
@@ -83,64 +77,3 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def declarative_component_schema() -> dict:
-    """The CDK's declarative component schema, read from its YAML once per test session."""
-    return concurrent_declarative_source.get_declarative_component_schema()
-
-
-def _copy(value: Any) -> Any:
-    """A deep copy of plain data, several times faster than copy.deepcopy."""
-    return pickle.loads(pickle.dumps(value))
-
-
-@pytest.fixture(scope="session")
-def manifest_work_done() -> Dict[str, Dict[bytes, Any]]:
-    """What the CDK made of each manifest in this session: its YAML parsed, its validation and pre-processing."""
-    return {"parsed": {}, "validated": {}, "pre_processed": {}}
-
-
-@pytest.fixture
-def manifest_prepared_once(
-    monkeypatch: pytest.MonkeyPatch, declarative_component_schema: dict, manifest_work_done: Dict[str, Dict[bytes, Any]]
-) -> None:
-    """Sources built in this test reuse the session's component schema, and the CDK's work on a manifest it has seen.
-
-    For every source it builds, the CDK parses its component schema YAML (over 4,000 lines) and the manifest YAML,
-    validates the manifest against the schema and resolves its references: about 0.5 s of the 0.7 s a
-    SourceContacts takes to build, the same result each time. The first source built with a given manifest goes
-    through all of it, so an invalid manifest still fails every test that builds it; later ones get copies.
-    """
-    parsed, validated, pre_processed = (manifest_work_done[kind] for kind in ("parsed", "validated", "pre_processed"))
-    monkeypatch.setattr(concurrent_declarative_source, "get_declarative_component_schema", lambda: declarative_component_schema)
-    parse, validate, pre_process = (
-        YamlDeclarativeSource._read_and_parse_yaml_file, concurrent_declarative_source.validate_manifest,
-        ConcurrentDeclarativeSource._pre_process_manifest,
-    )
-
-    def key(value: Any) -> bytes:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=str)
-
-    def parse_once(source: YamlDeclarativeSource, path: str) -> Any:
-        where = key([os.getcwd(), type(source).__module__, path])
-        if where not in parsed:
-            parsed[where] = parse(source, path)
-        return _copy(parsed[where])
-
-    def validate_once(manifest: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
-        seen = key(manifest)
-        if seen not in validated:
-            validate(manifest, schema)
-            validated[seen] = True
-
-    def pre_process_once(source: ConcurrentDeclarativeSource, manifest: Dict[str, Any]) -> Dict[str, Any]:
-        seen = key(manifest)
-        if seen not in pre_processed:
-            pre_processed[seen] = pre_process(source, _copy(manifest))
-        return _copy(pre_processed[seen])
-
-    monkeypatch.setattr(YamlDeclarativeSource, "_read_and_parse_yaml_file", parse_once)
-    monkeypatch.setattr(concurrent_declarative_source, "validate_manifest", validate_once)
-    monkeypatch.setattr(ConcurrentDeclarativeSource, "_pre_process_manifest", pre_process_once)

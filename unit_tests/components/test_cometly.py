@@ -23,13 +23,9 @@ from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.test.mock_http import HttpRequest, HttpResponse
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_contacts.components.cometly import (
-    CometlyWindowRequester,
-    ExportFileError,
-    GzipNdjsonDecoder,
-    PresignedDownloadRequester,
-    to_space_time,
-)
+from source_contacts.components.gzip_ndjson import ExportFileError, GzipNdjsonDecoder
+from source_contacts.components.presigned_download import PresignedDownloadRequester
+from source_contacts.components.space_time_windows import CometlyWindowRequester, to_space_time
 from tests.support.builders import StrictHttpMocker
 
 # ---------------------------------------------------------------- CometlyWindowRequester

@@ -13,13 +13,10 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_contacts.components.common import (
-    ExportSliceRecordFilter,
-    SpooledDownloadRequester,
-    expected_records,
-    slice_location,
-    to_rfc3339,
-)
+from source_contacts.components.datetimes import to_rfc3339
+from source_contacts.components.export_records import ExportSliceRecordFilter
+from source_contacts.components.messages import slice_location
+from source_contacts.components.spooled_download import SpooledDownloadRequester, expected_records
 from tests.support.fixtures import SleepRecorder
 
 # ---------------------------------------------------------------- slice_location

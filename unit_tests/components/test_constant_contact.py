@@ -15,17 +15,10 @@ from airbyte_cdk.sources.declarative.partition_routers.partition_router import P
 from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_contacts.components.constant_contact import (
-    AccessTokenAuthenticator,
-    CsvExportDecoder,
-    CsvExportError,
-    FirstSeenListsStartAtStartDate,
-    OptOutsPagination,
-    V2ListPartitionRouter,
-    opt_outs_query,
-    snake_case,
-    to_date,
-)
+from source_contacts.components.csv_export import CsvExportDecoder, CsvExportError, snake_case, to_date
+from source_contacts.components.opt_outs import OptOutsPagination, opt_outs_query
+from source_contacts.components.v2_lists import FirstSeenListsStartAtStartDate, V2ListPartitionRouter
+from source_contacts.components.v3_credentials import AccessTokenAuthenticator
 from tests.support.builders import V3_URL, v2_config, v3_access_token_config
 
 # ---------------------------------------------------------------- CsvExportDecoder

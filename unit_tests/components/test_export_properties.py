@@ -13,9 +13,9 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from source_contacts.components.cometly import ExportFileError, GzipNdjsonDecoder
-from source_contacts.components.common import to_rfc3339
-from source_contacts.components.constant_contact import CsvExportDecoder, snake_case
+from source_contacts.components.csv_export import CsvExportDecoder, snake_case
+from source_contacts.components.datetimes import to_rfc3339
+from source_contacts.components.gzip_ndjson import ExportFileError, GzipNdjsonDecoder
 
 settings.register_profile("exports", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("exports")

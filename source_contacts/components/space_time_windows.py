@@ -1,0 +1,122 @@
+"""Cometly date windows sent in the space time zone, the way Cometly reads start_date and end_date."""
+
+from dataclasses import InitVar, dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Mapping, MutableMapping, Optional, Union
+from zoneinfo import ZoneInfo
+
+import requests
+
+from airbyte_cdk.sources.declarative.auth.declarative_authenticator import DeclarativeAuthenticator
+from airbyte_cdk.sources.declarative.requesters.requester import HttpMethod, Requester
+from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
+
+SPACE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def to_space_time(utc_value: str, zone: ZoneInfo, window_end: bool = False) -> str:
+    """'2024-03-10T07:00:00Z' -> '2024-03-10 03:00:00' in America/New_York."""
+    instant = datetime.fromisoformat(utc_value.replace("Z", "+00:00"))
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=timezone.utc)
+    local = instant.astimezone(zone)
+    if window_end and local.fold:
+        # A wall time the clocks repeat when they go back reads as its first occurrence, early: end the window
+        # when the repeated wall times are over instead, overlapping the next window rather than leaving a gap.
+        local = _after_repeated_wall_times(instant, zone)
+    return local.strftime(SPACE_TIME_FORMAT)
+
+
+def _after_repeated_wall_times(instant: datetime, zone: ZoneInfo) -> datetime:
+    """For an instant in the second pass of wall times the clocks repeat, the first wall time after them (not
+    always a whole hour: Chatham's clocks go back at 03:45)."""
+    local = instant.astimezone(zone)
+    earlier, later = local.replace(fold=0).utcoffset(), local.utcoffset()
+    low, high = instant - (earlier - later), instant  # the clocks went back after `low`, at or before `high`
+    while high - low > timedelta(seconds=1):
+        middle = low + timedelta(seconds=(high - low) // timedelta(seconds=2))
+        low, high = (low, middle) if middle.astimezone(zone).utcoffset() == later else (middle, high)
+    return (high + (earlier - later)).astimezone(zone)
+
+
+@dataclass
+class CometlyWindowRequester(Requester):
+    """Wraps an HttpRequester: adds the slice's start_time/end_time as start_date/end_date in space time.
+
+    Cometly reads `YYYY-MM-DD HH:MM:SS` in the space's time zone, which Jinja's format_datetime cannot
+    convert to; the window tiling itself stays with the stream's DatetimeBasedCursor (UTC state).
+    """
+
+    requester: Requester
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    inject_into: str = "request_parameter"
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        if self.inject_into not in ("request_parameter", "body_json"):
+            raise ValueError(f"inject_into must be request_parameter or body_json, not {self.inject_into}")
+        self._zone = ZoneInfo((self.config.get("cometly") or {}).get("timezone") or "UTC")
+
+    def window(self, stream_slice: Optional[StreamSlice]) -> dict[str, str]:
+        """start_date/end_date of the slice in space time; empty outside a windowed slice."""
+        if not stream_slice or "start_time" not in stream_slice or "end_time" not in stream_slice:
+            return {}
+        return {
+            "start_date": to_space_time(stream_slice["start_time"], self._zone),
+            "end_date": to_space_time(stream_slice["end_time"], self._zone, window_end=True),
+        }
+
+    def send_request(
+        self,
+        stream_state: Optional[StreamState] = None,
+        stream_slice: Optional[StreamSlice] = None,
+        next_page_token: Optional[Mapping[str, Any]] = None,
+        path: Optional[str] = None,
+        request_headers: Optional[Mapping[str, Any]] = None,
+        request_params: Optional[Mapping[str, Any]] = None,
+        request_body_data: Optional[Union[Mapping[str, Any], str]] = None,
+        request_body_json: Optional[Mapping[str, Any]] = None,
+        log_formatter: Optional[Callable[[requests.Response], Any]] = None,
+    ) -> Optional[requests.Response]:
+        window = self.window(stream_slice)
+        if self.inject_into == "request_parameter":
+            request_params = {**(request_params or {}), **window}
+        else:
+            request_body_json = {**(request_body_json or {}), **window}
+        return self.requester.send_request(
+            stream_state=stream_state,
+            stream_slice=stream_slice,
+            next_page_token=next_page_token,
+            path=path,
+            request_headers=request_headers,
+            request_params=request_params,
+            request_body_data=request_body_data,
+            request_body_json=request_body_json,
+            log_formatter=log_formatter,
+        )
+
+    # Everything else is the wrapped requester's.
+    def get_authenticator(self) -> DeclarativeAuthenticator:
+        return self.requester.get_authenticator()
+
+    def get_url_base(self, **kwargs: Any) -> str:
+        return self.requester.get_url_base(**kwargs)
+
+    def get_path(self, **kwargs: Any) -> str:
+        return self.requester.get_path(**kwargs)
+
+    def get_method(self) -> HttpMethod:
+        return self.requester.get_method()
+
+    def get_request_params(self, **kwargs: Any) -> MutableMapping[str, Any]:
+        return self.requester.get_request_params(**kwargs)
+
+    def get_request_headers(self, **kwargs: Any) -> Mapping[str, Any]:
+        return self.requester.get_request_headers(**kwargs)
+
+    def get_request_body_data(self, **kwargs: Any) -> Union[Mapping[str, Any], str]:
+        return self.requester.get_request_body_data(**kwargs)
+
+    def get_request_body_json(self, **kwargs: Any) -> Optional[Mapping[str, Any]]:
+        return self.requester.get_request_body_json(**kwargs)
+
