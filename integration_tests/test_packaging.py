@@ -1,4 +1,5 @@
-"""The image recipe without a Docker engine: hadolint, Dockerfile vs metadata.yaml, and the install replayed in a venv."""
+"""The image recipe without a Docker engine: hadolint, Dockerfile vs metadata.yaml, and the install replayed in a venv;
+and the connector's files beside it that Airbyte's registry reads (icon.svg)."""
 
 import fnmatch
 import json
@@ -8,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import venv
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlsplit
@@ -117,6 +119,17 @@ def test_allowed_hosts_cover_every_default_url_in_the_spec() -> None:
     assert not uncovered
     # The presigned Cometly export files live on S3 (a bucket Cometly does not name).
     assert any(fnmatch.fnmatch("exports-bucket.s3.us-east-1.amazonaws.com", pattern) for pattern in allowed)
+
+
+def test_icon_is_a_small_square_svg() -> None:
+    """icon.svg, the registry's icon for the connector: well-formed XML, an <svg> root, a square viewBox, under 2 KB."""
+    icon = REPO / "icon.svg"
+    assert icon.stat().st_size < 2048
+    root = ElementTree.parse(icon).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    *_, width, height = (float(v) for v in root.get("viewBox").replace(",", " ").split())
+    assert width == height > 0
+    assert len(root) > 0
 
 
 @pytest.fixture(scope="module")
