@@ -1,4 +1,5 @@
-"""The image recipe without a Docker engine: hadolint, Dockerfile vs metadata.yaml, and the install replayed in a venv."""
+"""The image recipe without a Docker engine: hadolint, Dockerfile vs metadata.yaml, and the install replayed in a venv;
+and the connector's files beside it that Airbyte's registry reads (icon.svg)."""
 
 import fnmatch
 import json
@@ -7,7 +8,9 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import venv
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlsplit
@@ -99,6 +102,70 @@ def test_metadata_has_registry_fields() -> None:
     assert {key: data[key] for key in expected} == expected
     assert set(data["tags"]) == {"cdk:low-code", "language:python"}
     assert data["name"] and data["documentationUrl"].startswith("https://")
+    assert data["ab_internal"] == {"sl": 100, "ql": 100}
+    assert data["icon"] == "icon.svg" and (REPO / data["icon"]).is_file()
+
+
+def _discovered_streams() -> list[str]:
+    """The streams `discover` lists with every provider configured (discover makes no request)."""
+    config = {
+        "constant_contact": {"credentials": {"auth_type": "access_token", "access_token": "t"}},
+        "constant_contact_v2": {"api_key": "k", "access_token": "t"},
+        "cometly": {"api_key": "k"},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "config.json"
+        path.write_text(json.dumps(config))
+        result = subprocess.run(
+            [sys.executable, str(REPO / "main.py"), "discover", "--config", str(path)], capture_output=True, text=True, timeout=120
+        )
+    assert result.returncode == 0, result.stderr
+    messages = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    (catalog,) = [m["catalog"] for m in messages if m.get("type") == "CATALOG"]
+    return [stream["name"] for stream in catalog["streams"]]
+
+
+def test_metadata_suggests_discovered_streams_of_every_provider_and_breaks_only_streams_that_exist() -> None:
+    data = _metadata()["data"]
+    discovered = _discovered_streams()
+    suggested = data["suggestedStreams"]["streams"]
+    assert set(suggested) <= set(discovered) and len(suggested) == len(set(suggested))
+    assert {name.split("_")[0] + ("_v2" if name.startswith("cc_v2_") else "") for name in suggested} == {"cc", "cc_v2", "cometly"}
+    for change in data["releases"]["breakingChanges"].values():
+        for scope in change["scopedImpact"]:
+            assert scope["scopeType"] == "stream" and set(scope["impactedScopes"]) <= set(discovered)
+
+
+def test_each_breaking_change_is_a_released_version_with_a_migration_guide() -> None:
+    """Airbyte's CI asks the same: a changelog entry and a section of <name>-migrations.md for each breaking version."""
+    changes = _metadata()["data"]["releases"]["breakingChanges"]
+    docs = REPO / "docs" / "integrations" / "sources"
+    changelog = set(re.findall(r"^\| (\d+\.\d+\.\d+) \|", (docs / "contacts.md").read_text(), flags=re.MULTILINE))
+    guide = (docs / "contacts-migrations.md").read_text()
+    for version, change in changes.items():
+        assert version in changelog
+        assert f"\n## Upgrading to {version}\n" in guide
+        assert change["message"] and re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(change["upgradeDeadline"]))
+
+
+def test_metadata_test_suites_are_the_ones_that_run_here_without_secrets() -> None:
+    suites = _metadata()["data"]["connectorTestSuitesOptions"]
+    assert suites == [{"suite": "unitTests"}, {"suite": "integrationTests"}]
+    for suite in ("unit_tests", "integration_tests"):
+        assert any((REPO / suite).glob("test_*.py"))
+
+
+def test_max_seconds_between_messages_outlasts_every_attempt_of_an_export_job() -> None:
+    """Only RECORD and STATE messages are heartbeats, and an export's records come after its job: the limit must
+    outlast every attempt the connector gives a job (polling_job_timeout minutes each, 3 attempts) plus one
+    10-minute wait (the longest Retry-After or budget wait the connector accepts)."""
+    manifest = (REPO / "source_contacts" / "manifest.yaml").read_text()
+    timeouts = {int(minutes) for minutes in re.findall(r"polling_job_timeout: (\d+)", manifest)}
+    assert timeouts, "no export job timeout found in the manifest"
+    attempts = 3  # the CDK's default job_max_retry; the manifest sets none
+    assert "job_max_retry" not in manifest
+    limit = _metadata()["data"]["maxSecondsBetweenMessages"]
+    assert isinstance(limit, int) and limit >= attempts * max(timeouts) * 60 + 600
 
 
 def test_allowed_hosts_cover_every_default_url_in_the_spec() -> None:
@@ -117,6 +184,17 @@ def test_allowed_hosts_cover_every_default_url_in_the_spec() -> None:
     assert not uncovered
     # The presigned Cometly export files live on S3 (a bucket Cometly does not name).
     assert any(fnmatch.fnmatch("exports-bucket.s3.us-east-1.amazonaws.com", pattern) for pattern in allowed)
+
+
+def test_icon_is_a_small_square_svg() -> None:
+    """icon.svg, the registry's icon for the connector: well-formed XML, an <svg> root, a square viewBox, under 2 KB."""
+    icon = REPO / "icon.svg"
+    assert icon.stat().st_size < 2048
+    root = ElementTree.parse(icon).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    *_, width, height = (float(v) for v in root.get("viewBox").replace(",", " ").split())
+    assert width == height > 0
+    assert len(root) > 0
 
 
 @pytest.fixture(scope="module")
