@@ -394,6 +394,8 @@ class Faults:
 
     def take_repeat_link(self, request) -> bool:
         """Whether this answer's next link must lead back to its own page (counts one)."""
+        if not self._repeat_links:   # the default: no lock, no string built per page
+            return False
         return self._take_counted(self._repeat_links, 0, self._target(request))
 
     def foreign_links(self, url_base: str, times: int = 1, path_contains: str = ""):
@@ -407,8 +409,8 @@ class Faults:
 
     def link(self, request, href: str | None) -> str | None:
         """`href` as handed out under foreign_links (None stays None and counts nothing)."""
-        if href is None:
-            return None
+        if href is None or not self._foreign_links:
+            return href
         with self._lock:
             target = self._target(request)
             for fault in self._foreign_links:
@@ -429,6 +431,8 @@ class Faults:
             self._token_faults.append([kind, times, status])
 
     def take_token_fault(self) -> Response | None:
+        if not self._token_faults:
+            return None
         with self._lock:
             fault = next((f for f in self._token_faults if f[1] > 0), None)
             if fault is None:
