@@ -8,7 +8,8 @@ import bisect
 import json
 
 from .cc_v3 import RATE_LIMIT_MESSAGES
-from .common import HttpError, Response, csv_file, decode_token, encode_token, fmt_ms, json_response, parse_iso
+from .common import (HttpError, Response, csv_file, decode_token, encode_token, fmt_ms, json_response, parse_iso,
+                     self_href)
 
 API_KEY = "emu-v2-api-key"
 ACCESS_TOKEN = "emu-v2-access-token"
@@ -77,7 +78,9 @@ class CcV2:
 
     def _authed(self, handler):
         def wrapper(req):
-            if req.query.get("api_key") != API_KEY or req.headers.get("Authorization") != f"Bearer {ACCESS_TOKEN}":
+            # req.query is URL-decoded (parse_qs): a key with + / = & % matches only when the client encoded it.
+            if (req.query.get("api_key") != self.emu.v2_api_key
+                    or req.headers.get("Authorization") != f"Bearer {self.emu.v2_access_token}"):
                 return _error(401, "http.status.unauthorized", "Unauthorized")
             refusal = self.emu.faults.take_cc_refusal("cc_v2")
             if refusal:   # no Retry-After, as on v3
@@ -95,6 +98,10 @@ class CcV2:
             raise _bad_param("modified_since")
         return fmt_ms(dt)  # stored dates use the same fixed-width UTC form, so strings compare
 
+    def _readings(self):
+        """modified_since is inclusive here (>=) unless faults.bounds says otherwise; v2 has no upper bound."""
+        return self.emu.faults.readings("inclusive", "inclusive")
+
     # ------------------------------------------------------------ reads
 
     def account_info(self, req):
@@ -105,9 +112,10 @@ class CcV2:
         })
 
     def lists(self, req):
-        since = self._since(req)
+        since, readings = self._since(req), self._readings()
         with self.data.lock:
-            out = [dict(lst) for lst in self.data.cc_v2_lists if since is None or lst["modified_date"] >= since]
+            out = [dict(lst) for lst in self.data.cc_v2_lists
+                   if self.emu.faults.in_bounds(lst["modified_date"], since, None, readings)]
         return json_response(out)
 
     def one_list(self, req):
@@ -128,6 +136,7 @@ class CcV2:
             if not state or state.get("list") != list_id:
                 raise _bad_param("next")
             limit, since, after = state["limit"], state.get("since"), state["after"]
+            readings = tuple(state.get("readings") or self._readings())
         else:
             try:
                 limit = int(req.query.get("limit", 50))
@@ -135,7 +144,7 @@ class CcV2:
                 raise _bad_param("limit")
             if not 1 <= limit <= MAX_LIMIT:
                 raise _bad_param("limit")
-            since, after = self._since(req), None
+            since, after, readings = self._since(req), None, self._readings()
 
         with self.data.lock:
             members = self.data.cc_v2_members[list_id]
@@ -145,16 +154,22 @@ class CcV2:
             page, more = [], False
             for cid in members[start:]:
                 contact = contacts[cid]
-                if since and contact["last_update_date"] < since:
+                if not self.emu.faults.in_bounds(contact["last_update_date"], since, None, readings):
                     continue
                 if len(page) == limit:
                     more = True
                     break
                 page.append(contact)
-            pagination = {}
-            if more:
-                nxt = encode_token({"list": list_id, "limit": limit, "since": since, "after": page[-1]["id"]})
-                pagination["next_link"] = f"/v2/lists/{list_id}/contacts?next={nxt}"
+            pagination, next_link = {}, None
+            if self.emu.faults.take_repeat_link(req):   # this very page again (the client adds api_key itself)
+                next_link = self_href(req, drop=("api_key",))
+            elif more:
+                nxt = encode_token({"list": list_id, "limit": limit, "since": since, "after": page[-1]["id"],
+                                    "readings": list(readings)})
+                next_link = f"/v2/lists/{list_id}/contacts?next={nxt}"
+            next_link = self.emu.faults.link(req, next_link)
+            if next_link:
+                pagination["next_link"] = next_link
             parts = [self.data.encoded(("v2c", c["id"]), lambda c=c: c) for c in page]
         body = b'{"meta": {"pagination": %s}, "results": [%s]}' % (json.dumps(pagination).encode(), b", ".join(parts))
         return Response(200, body)
@@ -192,7 +207,8 @@ class CcV2:
         if job is None or job.api != "cc_v2":
             return _error(404, "http.status.not_found", f"Activity {req.params['activity_id']} not found")
         phase = self.emu.jobs.poll(job)
-        status = {"queued": "QUEUED", "processing": "RUNNING", "done": "COMPLETE", "failed": "ERROR"}[phase]
+        # Any failure state fail_next_jobs named is served as is; ERROR is the documented one.
+        status = {"queued": "QUEUED", "processing": "RUNNING", "done": "COMPLETE", "failed": job.failure or "ERROR"}[phase]
         out = {"id": job.id, "type": "EXPORT_CONTACTS", "status": status,
                "created_date": fmt_ms(job.created_at),
                "error_count": 1 if status == "ERROR" else 0, "contact_count": job.record_count}
@@ -201,7 +217,7 @@ class CcV2:
         if job.finished_at:
             out["finish_date"] = fmt_ms(job.finished_at)
         if status == "COMPLETE":
-            out["file_name"] = f"{self.emu.url}/v2/exports/{job.id}.csv"
+            out["file_name"] = self.emu.faults.link(req, f"{self.emu.url}/v2/exports/{job.id}.csv")
         if status == "ERROR":
             out["errors"] = [{"message": "Export failed (emulated)", "line_number": 0, "email_address": ""}]
         return json_response(out)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import bisect
+import json
 import threading
 import time
 import uuid
@@ -13,7 +14,7 @@ from datetime import timedelta, timezone
 from urllib.parse import parse_qs
 
 from .common import (HttpError, Response, csv_file, decode_token, encode_token, fmt_ms, fmt_s, from_utc_stamp,
-                     json_response, parse_iso)
+                     json_response, parse_iso, self_href)
 
 CLIENT_ID = "emu-client-id"
 CLIENT_SECRET = "emu-client-secret"
@@ -186,7 +187,11 @@ class CcV3:
     # ------------------------------------------------------------ OAuth
 
     def token(self, req):
-        expected = "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+        fault = self.emu.faults.take_token_fault()   # answered before the refresh token is spent
+        if fault:
+            return fault
+        client = f"{self.emu.v3_client_id}:{self.emu.v3_client_secret}"
+        expected = "Basic " + base64.b64encode(client.encode()).decode()
         if req.headers.get("Authorization") != expected:
             return json_response({"error": "invalid_client",
                                   "error_description": "Client authentication failed."}, 401)
@@ -227,11 +232,18 @@ class CcV3:
         with self.data.lock:
             selected = [dict(row) for row in rows(state)]
         offset, limit = state["offset"], state["limit"]
-        links = {}
+        href = None
         if offset + limit < len(selected):
-            nxt = encode_token({**state, "offset": offset + limit})
-            links["_links"] = {"next": {"href": f"{path}?cursor={nxt}"}}
-        return selected[offset:offset + limit], links
+            href = f"{path}?cursor={encode_token({**state, 'offset': offset + limit})}"
+        href = self._next_href(req, href)
+        return selected[offset:offset + limit], {"_links": {"next": {"href": href}}} if href else {}
+
+    def _next_href(self, req, href):
+        """The next link as handed out: the request's own page under repeat_next_link, on another host under
+        foreign_links."""
+        if self.emu.faults.take_repeat_link(req):
+            href = self_href(req)
+        return self.emu.faults.link(req, href)
 
     def custom_fields(self, req):
         page, links = self._page(req, "/v3/contact_custom_fields", lambda state: self.data.cc_v3_custom_fields, 100)
@@ -270,15 +282,16 @@ class CcV3:
 
     def campaigns(self, req):
         """Every campaign, Removed (deleted) ones included, the most recently updated first; after_date and
-        before_date bound updated_at (both inclusive here, like updated_after on /contacts)."""
+        before_date bound updated_at (both inclusive here unless faults.bounds says otherwise)."""
         def dates(req):   # as campaign stamps (milliseconds), to compare as strings
             parsed = {name: self._date_param(req, name) for name in ("after_date", "before_date")}
-            return {name: dt and fmt_ms(dt) for name, dt in parsed.items()}
+            return {**{name: dt and fmt_ms(dt) for name, dt in parsed.items()},
+                    "readings": self.emu.faults.readings("inclusive", "inclusive")}
 
         def rows(state):
-            after, before = state["after_date"], state["before_date"]
+            after, before, readings = state["after_date"], state["before_date"], tuple(state["readings"])
             chosen = [c for c in self.data.cc_v3_campaigns
-                      if (not after or c["updated_at"] >= after) and (not before or c["updated_at"] <= before)]
+                      if self.emu.faults.in_bounds(c["updated_at"], after, before, readings)]
             return sorted(chosen, key=lambda c: (c["updated_at"], c["campaign_id"]), reverse=True)
 
         page, links = self._page(req, "/v3/emails", rows, 500, filters=dates)
@@ -324,12 +337,13 @@ class CcV3:
             if not state or "after" not in state:
                 raise _bad("cursor is invalid")
         else:
-            # `*_after` bounds are inclusive, `*_before` bounds exclusive.
+            # `*_after` bounds are inclusive, `*_before` bounds exclusive, unless faults.bounds says otherwise.
+            readings = self.emu.faults.readings("inclusive", "exclusive")
             state = {"limit": _int_param(req, "limit", 50, 1, 500), "after": None,
-                     "since": self._stamp_param(req, "updated_after"), "until": self._stamp_param(req, "updated_before"),
-                     "optout_after": self._stamp_param(req, "optout_after"),
-                     "optout_before": self._stamp_param(req, "optout_before"),
-                     "include": self._includes(req), "status": req.query.get("status") or "all"}
+                     "include": self._includes(req), "status": req.query.get("status") or "all", "readings": {}}
+            for key, name, side in (("since", "updated_after", 0), ("until", "updated_before", 1),
+                                    ("optout_after", "optout_after", 0), ("optout_before", "optout_before", 1)):
+                state[key], state["readings"][key] = self._stamp_param(req, name, side, readings[side])
             if state["status"] not in STATUS_FILTERS:
                 raise _bad("status is invalid")
         keys, ordered = self.data.v3_sorted()
@@ -341,11 +355,12 @@ class CcV3:
         else:
             start = 0
         wanted = self._filter(state)
+        low, high = self._readings(state, "since"), ("inclusive", self._readings(state, "until")[1])
         page, more = [], False
         for contact in ordered[start:]:
-            if state.get("until") and contact["updated_at"] >= state["until"]:
+            if not self.emu.faults.in_bounds(contact["updated_at"], None, state.get("until"), high):
                 break
-            if not wanted(contact):
+            if not self.emu.faults.in_bounds(contact["updated_at"], state["since"], None, low) or not wanted(contact):
                 continue
             if len(page) == state["limit"]:
                 more = True
@@ -355,16 +370,23 @@ class CcV3:
         include = tuple(state["include"])
         parts = [self.data.encoded(("v3c", c["contact_id"], include), lambda c=c: self._view(c, include))
                  for c in page]
-        links = b""
+        href = None
         if more:
-            nxt = encode_token({**state, "after": [page[-1]["updated_at"], page[-1]["contact_id"]]})
-            links = b', "_links": {"next": {"href": "/v3/contacts?cursor=%s"}}' % nxt.encode()
+            href = "/v3/contacts?cursor=" + encode_token({**state, "after": [page[-1]["updated_at"], page[-1]["contact_id"]]})
+        href = self._next_href(req, href)
+        links = b', "_links": {"next": {"href": %s}}' % json.dumps(href).encode() if href else b""
         body = b'{"contacts": [%s], "contacts_count": %d%s}' % (b", ".join(parts), total, links)
         return Response(200, body)
 
+    @staticmethod
+    def _readings(state, key):
+        """(after, before) readings for the bound `key` of a /contacts state (older cursors: the defaults)."""
+        reading = (state.get("readings") or {}).get(key)
+        return (reading or "inclusive", reading or "exclusive")
+
     def _count(self, keys, ordered, state):
-        start = bisect.bisect_left(keys, (state["since"], "")) if state["since"] else 0
-        end = bisect.bisect_left(keys, (state["until"], "")) if state.get("until") else len(ordered)
+        readings = (self._readings(state, "since")[0], self._readings(state, "until")[1])
+        start, end = self.emu.faults.bounds_slice(keys, state["since"], state.get("until"), readings)
         if state["status"] == "all" and not (state.get("optout_after") or state.get("optout_before")):
             return end - start
         wanted = self._filter(state)
@@ -377,9 +399,11 @@ class CcV3:
         if not (low or high):
             return wanted
 
+        readings = (self._readings(state, "optout_after")[0], self._readings(state, "optout_before")[1])
+
         def opted_out_in_window(contact):
             date = contact["email_address"].get("opt_out_date")
-            return bool(date) and (not low or date >= low) and (not high or date < high) and wanted(contact)
+            return bool(date) and self.emu.faults.in_bounds(date, low, high, readings) and wanted(contact)
         return opted_out_in_window
 
     def _status_test(self, status):
@@ -388,14 +412,16 @@ class CcV3:
         target = "removed" if status in ("deleted", "removed") else status
         return lambda c: self.data.v3_status(c) == target
 
-    def _stamp_param(self, req, name):
-        """A date-time query parameter as the stored whole-second form, or None when absent."""
+    def _stamp_param(self, req, name, side: int = 0, reading: str = "inclusive"):
+        """A date-time query parameter as the stored whole-second form (or None when absent) and the reading of
+        that bound (`side` 0: a lower bound, 1: an upper one)."""
         dt = self._date_param(req, name)
         if dt is None:
-            return None
-        if dt.microsecond:   # stored stamps are whole seconds: >= 12.5 means >= 13, < 12.5 means < 13
+            return None, reading
+        if dt.microsecond:   # stored stamps are whole seconds: > or >= 12.5 means >= 13, < or <= 12.5 means < 13
             dt = dt.replace(microsecond=0) + timedelta(seconds=1)
-        return fmt_s(dt)
+            reading = "exclusive" if side else "inclusive"
+        return fmt_s(dt), reading
 
     @staticmethod
     def _includes(req):

@@ -15,7 +15,7 @@ from collections import deque
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from .common import UTC, HttpError, Response, decode_token, encode_token, fmt_us, json_response, utc_now
+from .common import UTC, HttpError, Response, decode_token, encode_token, fmt_us, http_date, json_response, utc_now
 
 API_KEY = "emu-cometly-key"
 PREFIX = "/public-api/v1"
@@ -84,10 +84,9 @@ class Cometly:
     def register_files(self, router):
         router.add("GET", r"/exports/(?P<file_id>[^/]+)\.ndjson\.gz", self.download)
 
-    @staticmethod
-    def _authed(handler):
+    def _authed(self, handler):
         def wrapper(req):
-            if req.headers.get("Authorization") != f"Bearer {API_KEY}":
+            if req.headers.get("Authorization") != f"Bearer {self.emu.cometly_api_key}":
                 return json_response({"message": "Unauthenticated."}, 401)
             return handler(req)
         return wrapper
@@ -97,8 +96,9 @@ class Cometly:
             return None
         wait = window.retry_after(self.emu.faults.rate_limit_period)
         if wait:
+            retry_after = http_date(wait) if self.emu.faults.retry_after_as_date else str(wait)
             return json_response({"message": "Too Many Attempts."}, 429,
-                                 {"Retry-After": str(wait), "X-RateLimit-Limit": str(window.limit),
+                                 {"Retry-After": retry_after, "X-RateLimit-Limit": str(window.limit),
                                   "X-RateLimit-Remaining": "0"})
         return None
 
@@ -153,7 +153,8 @@ class Cometly:
         tokens, emails = _flag(req.query.get("include_comet_tokens", 0)), _flag(req.query.get("include_all_emails", 0))
         custom_fields = _flag(req.query.get("include_custom_fields", 0))
         keys, ordered = self.data.cometly_sorted()
-        lo, hi = self.data.cometly_range(start, end, keys)   # one consistent snapshot
+        # One consistent snapshot; both ends inclusive unless faults.bounds says otherwise.
+        lo, hi = self.data.cometly_range(start, end, keys, self.emu.faults.readings("inclusive", "inclusive"))
         if req.query.get("cursor"):
             # Laravel cursors hold only the position (the last row's sort key), so the client
             # must resend the filters; next_page_url carries them.
@@ -164,11 +165,14 @@ class Cometly:
         page = ordered[lo:min(hi, lo + per_page)]
         path = f"{req.base_url}{PREFIX}/contacts"
         next_cursor = next_url = None
-        if lo + per_page < hi:
+        if self.emu.faults.take_repeat_link(req):   # this very page again: its own cursor, or one before the first row
+            next_cursor = req.query.get("cursor") or encode_token({"created_at": "", "id": -1, "_pointsToNextItems": True})
+        elif lo + per_page < hi:
             last = page[-1]
             next_cursor = encode_token({"created_at": last["created_at"], "id": last["id"], "_pointsToNextItems": True})
+        if next_cursor:
             query = {k: v for k, v in req.query.items() if k != "cursor"}
-            next_url = f"{path}?{urlencode({**query, 'cursor': next_cursor})}"
+            next_url = self.emu.faults.link(req, f"{path}?{urlencode({**query, 'cursor': next_cursor})}")
         meta = json.dumps({"path": path, "per_page": per_page, "next_cursor": next_cursor,
                            "next_page_url": next_url, "prev_cursor": None, "prev_page_url": None},
                           separators=(",", ":"))
@@ -186,7 +190,7 @@ class Cometly:
             raise _unprocessable({"start_date": ["The start date field is required."]})
         start, end = self._window(body)
         job = self.emu.jobs.create("cometly", {
-            "start": start, "end": end,
+            "start": start, "end": end, "readings": self.emu.faults.readings("inclusive", "inclusive"),
             "tokens": _flag(body.get("include_comet_tokens", 0)), "emails": _flag(body.get("include_all_emails", 0)),
         })
         return json_response({"export_id": job.id, "status": "queued",
@@ -201,13 +205,16 @@ class Cometly:
         if job is None or job.api != "cometly":
             return json_response({"message": "Export not found."}, 404)
         phase = self.emu.jobs.poll(job)
-        status = {"done": "completed"}.get(phase, phase)
+        # A failure state the docs do not list (fail_next_jobs(state="cancelled")) is served as is, for ever.
+        status = {"done": "completed", "failed": job.failure or "failed"}.get(phase, phase)
         out = {"export_id": job.id, "status": status, "created_at": fmt_us(job.created_at)}
         if status in ("queued", "processing"):
             out["message"] = "Export is being processed. Please check back in a few minutes."
         elif status == "failed":
             out["message"] = "Export failed. Please create a new export."
             out["error"] = job.error or "Export processing failed (emulated)."
+        elif phase == "failed":
+            out["message"] = f"Export {status}."
         else:
             ttl = int(self.emu.faults.download_url_ttl)
             out["completed_at"] = fmt_us(job.finished_at)
@@ -247,17 +254,16 @@ class Cometly:
         broken = self.emu.faults.take_malformed_line(n_lines)
         if broken is not None:
             blob = self._build_file(job, broken)
-        if self.emu.faults.take_truncation():
-            blob = blob[: len(blob) // 2]
+        blob = self.emu.faults.export_file_body(blob)   # empty, uncompressed or truncated files
         return Response(200, blob, "application/x-gzip", {"ETag": f'"{hashlib.md5(blob).hexdigest()}"'})
 
     def _build_file(self, job, broken_line: int | None = None) -> bytes:
         p = job.params
-        contacts = self.data.cometly_between(p["start"], p["end"])
+        contacts = self.data.cometly_between(p["start"], p["end"], p.get("readings", ("inclusive", "inclusive")))
         lines = [self._line(c, p["tokens"], p["emails"], store=False) for c in contacts]
         job.record_count = len(lines)
         if broken_line is not None:
             lines[broken_line - 1] = lines[broken_line - 1][: max(1, len(lines[broken_line - 1]) // 2)]
-        raw = b"".join(line + b"\n" for line in lines)
+        raw = self.emu.faults.restamp(b"".join(line + b"\n" for line in lines))
         return gzip.compress(raw, compresslevel=5, mtime=0)
 

@@ -1,8 +1,11 @@
 """The Emulator: two listeners (API + presigned-file host), the dataset, fault switches and jobs."""
 from __future__ import annotations
 
+from .cc_v2 import ACCESS_TOKEN as V2_ACCESS_TOKEN
+from .cc_v2 import API_KEY as V2_API_KEY
 from .cc_v2 import CcV2
-from .cc_v3 import CcV3
+from .cc_v3 import CLIENT_ID, CLIENT_SECRET, CcV3
+from .cometly import API_KEY as COMETLY_API_KEY
 from .cometly import Cometly
 from .dataset import Dataset
 from .faults import Faults
@@ -17,8 +20,16 @@ class Emulator:
     """
 
     def __init__(self, seed: int = 7, cometly_timezone: str = "America/New_York", sizes: dict | None = None,
-                 reuse_export_files: bool = False):
-        """reuse_export_files: build each export file once per identical request (benchmarks; see jobs.py)."""
+                 reuse_export_files: bool = False, v2_api_key: str = V2_API_KEY, v2_access_token: str = V2_ACCESS_TOKEN,
+                 cometly_api_key: str = COMETLY_API_KEY, v3_client_id: str = CLIENT_ID,
+                 v3_client_secret: str = CLIENT_SECRET):
+        """reuse_export_files: build each export file once per identical request (benchmarks; see jobs.py).
+
+        The secrets the emulator accepts (compared exactly; the v2 api_key after URL-decoding the query) may be
+        anything, e.g. 'a+b/c=d&e%f' or with whitespace, so that tests can check how a client encodes and masks
+        them; config() hands them out. They are attributes too, read at each request."""
+        self.v2_api_key, self.v2_access_token, self.cometly_api_key = v2_api_key, v2_access_token, cometly_api_key
+        self.v3_client_id, self.v3_client_secret = v3_client_id, v3_client_secret
         self.seed = seed
         self.cometly_timezone = cometly_timezone
         self.data = Dataset(seed, sizes, cometly_timezone)
@@ -123,6 +134,26 @@ class Emulator:
     def add_cometly_contacts(self, n=1, at=None):
         return self.data.add_cometly_contacts(n, at)
 
+    # Records on given instants (window edges, far-future stamps): see the Dataset methods.
+
+    def set_v3_contact_updated_at(self, contact_id, at):
+        return self.data.touch_v3_contacts([contact_id], at)[0]
+
+    def stamp_v3_contacts_at(self, instants, count_each=1):
+        return self.data.stamp_v3_contacts_at(instants, count_each)
+
+    def set_cometly_created_at(self, contact_ids, at):
+        return self.data.set_cometly_created_at(contact_ids, at)
+
+    def stamp_cometly_contacts_at(self, instants, count_each=1):
+        return self.data.stamp_cometly_contacts_at(instants, count_each)
+
+    def stamp_v2_members_at(self, list_id, instants, count_each=1):
+        return self.data.stamp_v2_members_at(list_id, instants, count_each)
+
+    def set_v2_date_added(self, list_id, contact_ids, at):
+        return self.data.set_v2_date_added(list_id, contact_ids, at)
+
     # ------------------------------------------------------------ config
 
     def config(self) -> dict:
@@ -131,22 +162,23 @@ class Emulator:
         return {
             "start_date": "2024-01-01T00:00:00Z",
             "constant_contact": {
-                "credentials": {"auth_type": "oauth2.0", "client_id": "emu-client-id",
-                                "client_secret": "emu-client-secret",
+                "credentials": {"auth_type": "oauth2.0", "client_id": self.v3_client_id,
+                                "client_secret": self.v3_client_secret,
                                 "refresh_token": self.oauth.current_refresh_token},
                 "api_url": f"{url}/v3",
                 "token_url": f"{url}/oauth2/default/v1/token",
             },
-            "constant_contact_v2": {"api_key": "emu-v2-api-key", "access_token": "emu-v2-access-token",
+            "constant_contact_v2": {"api_key": self.v2_api_key, "access_token": self.v2_access_token,
                                     "api_url": f"{url}/v2"},
-            "cometly": {"api_key": "emu-cometly-key", "api_url": f"{url}/public-api/v1",
+            "cometly": {"api_key": self.cometly_api_key, "api_url": f"{url}/public-api/v1",
                         "timezone": self.cometly_timezone, "window_days": 365},
         }
 
     # ------------------------------------------------------------ request entry points
 
     def _serve_api(self, req):
-        return self.faults.spoil(req, self.faults.take_path_fault(req.path) or self._api_router.dispatch(req))
+        return self.faults.spoil(req, self.faults.take_path_fault(req.path)
+                                 or self.faults.restamp_response(self._api_router.dispatch(req)))
 
     def _serve_files(self, req):
         return self.faults.spoil(req, self.faults.take_path_fault(req.path) or self._file_router.dispatch(req))

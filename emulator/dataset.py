@@ -16,7 +16,7 @@ import unicodedata
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from .common import UTC, as_utc, fmt_ms, fmt_s, fmt_us, from_utc_stamp
+from .common import UTC, as_utc, bounds_slice, fmt_ms, fmt_s, fmt_us, from_utc_stamp
 
 DEFAULT_SIZES = {
     "cc_v2_list_members": {"1": 1203, "2": 57, "3": 0, "4": 4},
@@ -309,6 +309,40 @@ class Dataset:
             self._bump()
             return touched
 
+    def _edge_rng(self, what: str) -> random.Random:
+        """The generator that picks the records a stamp_*_at helper moves (deterministic per dataset state)."""
+        return random.Random(f"{self.seed}:edges:{what}:{self.version}")
+
+    @staticmethod
+    def _pick_for_instants(rng, ids: list, instants, count_each: int) -> list[tuple[datetime, list]]:
+        """(instant, ids) pairs: `count_each` distinct ids per instant, no id twice, spread over `ids`."""
+        instants = [as_utc(at) for at in instants]
+        if len(instants) * count_each > len(ids):
+            raise ValueError(f"{len(instants)} instants x {count_each} need more than the {len(ids)} records there are")
+        chosen = rng.sample(ids, len(instants) * count_each)
+        return [(at, chosen[i * count_each:(i + 1) * count_each]) for i, at in enumerate(instants)]
+
+    def stamp_v2_members_at(self, list_id, instants, count_each: int = 1) -> dict:
+        """Put `count_each` members of the list exactly on each instant (last_update_date, so modified_since
+        and the records' updated_at): {instant: [contacts]}. Window edges and far-future stamps."""
+        with self.lock:
+            pairs = self._pick_for_instants(self._edge_rng(f"v2:{list_id}"), list(self.cc_v2_members[str(list_id)]),
+                                            instants, count_each)
+            return {at: self.touch_v2_members(list_id, ids, at) for at, ids in pairs}
+
+    def set_v2_date_added(self, list_id, contact_ids, at: datetime) -> list[dict]:
+        """The date these members joined the list (the v2 export's `Date Added` column), e.g. 2099-01-01."""
+        at = as_utc(at)
+        with self.lock:
+            touched = []
+            for cid in map(str, contact_ids):
+                if (str(list_id), cid) not in self.cc_v2_date_added:
+                    raise KeyError(f"contact {cid} is not a member of list {list_id}")
+                self.cc_v2_date_added[(str(list_id), cid)] = at
+                touched.append(self.cc_v2_contacts[cid])
+            self._bump()
+            return touched
+
     # ================================================================ Constant Contact v3
 
     def _build_v3(self, rng):
@@ -517,6 +551,22 @@ class Dataset:
             self._bump()
             return touched
 
+    def stamp_v3_contacts_at(self, instants, count_each: int = 1) -> dict:
+        """Put `count_each` contacts exactly on each instant (updated_at, as touch_v3_contacts; created_at moves
+        back to it when it was later): {instant: [contacts]}. E.g. every 30 days from a start (common.every), so
+        that windows' edges hold records; or one far-future instant (2099-01-01)."""
+        with self.lock:
+            pairs = self._pick_for_instants(self._edge_rng("v3"), [c["contact_id"] for c in self.cc_v3_contacts],
+                                            instants, count_each)
+            out = {}
+            for at, ids in pairs:
+                out[at] = self.touch_v3_contacts(ids, at)
+                stamp = fmt_s(at)
+                for contact in out[at]:
+                    if contact["created_at"] > stamp:
+                        contact["created_at"] = contact["email_address"]["created_at"] = stamp
+            return out
+
     def _change_v3(self, records: list, id_key: str, ids, **changes) -> list[dict]:
         """Apply `changes` to the records whose `id_key` is in `ids`; returns them in the order of `ids`."""
         with self.lock:
@@ -650,15 +700,17 @@ class Dataset:
             return [(c["created_at"], c["id"]) for c in contacts], contacts
         return self._cached("cometly", build)
 
-    def cometly_range(self, start: datetime, end: datetime, keys=None) -> tuple[int, int]:
-        """Slice bounds in cometly_sorted() (or the given keys) of start <= created_at <= end."""
+    def cometly_range(self, start: datetime, end: datetime, keys=None,
+                      readings: tuple[str, str] = ("inclusive", "inclusive")) -> tuple[int, int]:
+        """Slice bounds in cometly_sorted() (or the given keys) of start <= created_at <= end (`readings` may make
+        either bound exclusive, as Faults.bounds asks)."""
         keys = keys if keys is not None else self.cometly_sorted()[0]
-        return (bisect.bisect_left(keys, (fmt_us(start), -1)),
-                bisect.bisect_right(keys, (fmt_us(end), float("inf"))))
+        return bounds_slice(keys, fmt_us(start), fmt_us(end), *readings)
 
-    def cometly_between(self, start: datetime, end: datetime) -> list[dict]:
-        """Contacts with start <= created_at <= end (aware datetimes, both ends inclusive)."""
-        lo, hi = self.cometly_range(start, end)
+    def cometly_between(self, start: datetime, end: datetime,
+                        readings: tuple[str, str] = ("inclusive", "inclusive")) -> list[dict]:
+        """Contacts with start <= created_at <= end (aware datetimes, both ends inclusive unless `readings`)."""
+        lo, hi = self.cometly_range(start, end, readings=readings)
         return self.cometly_sorted()[1][lo:hi]
 
     def cometly_local_window(self, start_local: str, end_local: str) -> list[dict]:
@@ -668,6 +720,27 @@ class Dataset:
     def cometly_to_utc(self, local: str) -> datetime:
         naive = datetime.strptime(local, "%Y-%m-%d %H:%M:%S")
         return naive.replace(tzinfo=self.cometly_tz).astimezone(UTC)
+
+    def set_cometly_created_at(self, contact_ids, at: datetime) -> list[dict]:
+        """Move these contacts' created_at to `at` (updated_at too, when it would be earlier), in the list and in
+        export files; returns them in the order of `contact_ids`."""
+        stamp = fmt_us(as_utc(at))
+        with self.lock:
+            by_id = {c["id"]: c for c in self.cometly_contacts}
+            moved = [by_id[int(cid)] for cid in contact_ids]
+            for contact in moved:
+                contact["created_at"] = stamp
+                contact["updated_at"] = max(contact["updated_at"], stamp)
+            self.cometly_contacts.sort(key=lambda c: (c["created_at"], c["id"]))
+            self._bump()
+            return moved
+
+    def stamp_cometly_contacts_at(self, instants, count_each: int = 1) -> dict:
+        """Put `count_each` contacts exactly on each instant (created_at): {instant: [contacts]}."""
+        with self.lock:
+            pairs = self._pick_for_instants(self._edge_rng("cometly"), [c["id"] for c in self.cometly_contacts],
+                                            instants, count_each)
+            return {at: self.set_cometly_created_at(ids, at) for at, ids in pairs}
 
     def add_cometly_contacts(self, n: int = 1, at: datetime | None = None) -> list[dict]:
         """Create `n` contacts with created_at = updated_at = `at`; returns them."""
