@@ -125,10 +125,10 @@ class Emulator:
         """Opens and clicks at `at` (default now) on a sent activity; see EngagementData.add_engagement."""
         return self.data.engagement.add_engagement(campaign_activity_id, opens, clicks, at, contact_ids)
 
-    def engagement_truth(self, stream, fill_nulls=False, no_clicks=True) -> list:
+    def engagement_truth(self, stream, fill_nulls=False, no_clicks=True, activity_ids=None) -> list:
         """The records an engagement stream should emit (full refresh); see EngagementData.truth."""
         with self.data.lock:
-            return self.data.engagement.truth(stream, fill_nulls, no_clicks)
+            return self.data.engagement.truth(stream, fill_nulls, no_clicks, activity_ids)
 
     def cc_v3_calls_today(self) -> int:
         """v3 calls counted against the daily quota since 00:00 UTC (emu.faults.cc_clock)."""

@@ -590,15 +590,16 @@ class EngagementData:
             if summary is not None:
                 self._summarize(cid, summary)
             result = {"opens": [], "clicks": []}
-            for kind, t, idx, extra in added:
-                url = links[extra[1]]["url_id"] if kind == "click" else ""
-                row = (_stamp(t), self._contacts[idx]["contact_id"], url, idx, extra)
-                result[kind + "s"].append(self.render(aid, kind + "s", row))
+            for kind in ("open", "click"):
+                rows = sorted(((_stamp(t), self._contacts[idx]["contact_id"],
+                                links[extra[1]]["url_id"] if kind == "click" else "", idx, extra)
+                               for k, t, idx, extra in added if k == kind), key=lambda r: r[:3], reverse=True)
+                result[kind + "s"] = [self.render(aid, kind + "s", row) for row in rows]   # as the report orders them
             return result
 
     # ================================================================ ground truth per stream
 
-    def truth(self, stream: str, fill_nulls: bool = False, no_clicks: bool = True) -> list:
+    def truth(self, stream: str, fill_nulls: bool = False, no_clicks: bool = True, activity_ids=None) -> list:
         """The records the connector should emit for one engagement stream (its full refresh), over every activity
         that is not REMOVED, campaign by campaign in dataset order:
 
@@ -610,11 +611,16 @@ class EngagementData:
         cc_email_links                each link_click_counts item + campaign_activity_id (no_clicks=True: all links)
 
         fill_nulls: tracking records get every optional field they leave out as None (the contract's emitted form).
+        activity_ids: only these activities (a full truth draws every activity's rows: about a second by default).
         """
+        if stream not in TRACKING_STREAMS and stream not in ("cc_email_campaign_activities", "cc_email_send_history",
+                                                             "cc_email_campaign_activity_stats", "cc_email_links"):
+            raise ValueError(f"no engagement stream {stream}")
+        wanted = None if activity_ids is None else set(activity_ids)
         out = []
         for campaign in self.data.cc_v3_campaigns:
             for aid in self.by_campaign[campaign["campaign_id"]]:
-                if not self.visible(aid):
+                if not self.visible(aid) or (wanted is not None and aid not in wanted):
                     continue
                 if stream == "cc_email_campaign_activities":
                     out.append({**self.activity_view(aid, ["permalink_url"]),
@@ -635,8 +641,6 @@ class EngagementData:
                         out.append(self.stats(aid))
                 elif stream == "cc_email_links":
                     out += [{"campaign_activity_id": aid, **link} for link in self.links(aid, no_clicks)]
-                else:
-                    raise ValueError(f"no engagement stream {stream}")
         return out
 
 
