@@ -382,3 +382,25 @@ def test_engagement_is_fast_to_build_and_a_benchmark_account_draws_per_activity(
         assert len(primaries) == 6 and all(len(eng.rows(a, "sends")) == 3000 for a in primaries)
         rows, sizes = walk(getter(bench), primaries[0], "sends")
         assert sizes == [500] * 6 and len(rows) == 3000
+
+
+@pytest.mark.parametrize("stream", ["cc_email_campaign_activities", "cc_email_send_history", "cc_email_sends",
+                                    "cc_email_opens", "cc_email_unique_opens", "cc_email_clicks", "cc_email_bounces",
+                                    "cc_email_optouts", "cc_email_forwards", "cc_email_did_not_opens",
+                                    "cc_email_campaign_activity_stats", "cc_email_links"])
+def test_the_stream_schemas_hold_every_truth_record_and_name_every_field(emu, stream: str) -> None:
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    schema = json.loads((Path(__file__).parents[2] / "source_contacts" / "schemas" / f"{stream}.json").read_text())
+    some = [a for a in emu.data.engagement.activities if emu.data.engagement.visible(a)][:120]
+    records = emu.engagement_truth(stream, fill_nulls=True, activity_ids=some)
+    assert records
+    validator = jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
+    for record in records:
+        validator.validate(record)
+        assert set(record) <= set(schema["properties"]), set(record) - set(schema["properties"])
+    keys = [tuple(r[k] for k in schema["required"]) for r in records]
+    assert len(set(keys)) == len(keys)      # the primary key holds
