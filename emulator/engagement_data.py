@@ -58,14 +58,15 @@ FORMAT_TYPES = (1, 2, 3, 3, 4, 4, 5, 5, 5)
 FOOTER = {"address_line1": "123 Maple Street", "address_line2": "Suite 100", "city": "Boston",
           "country_code": "US", "country_name": "United States", "organization_name": "Emulated Flowers, Inc.",
           "postal_code": "02148", "state_code": "MA", "state_name": "Massachusetts"}
-LRU_RECIPIENTS = 120_000   # activities whose rows are kept built, counted by their recipients
+LRU_RECIPIENTS = 60_000    # drawn activities kept, counted by their recipients
+LRU_ROWS = 700_000         # report rows kept sorted (about 100 bytes each)
 
 
 def _stamp(t: int, _cache={}) -> str:
     """Epoch seconds in the reports' form, 2019-04-25T11:08:00.000Z (ties make repeats common, so cached)."""
     s = _cache.get(t)
     if s is None:
-        if len(_cache) > 500_000:
+        if len(_cache) > 200_000:
             _cache.clear()
         s = _cache[t] = datetime.fromtimestamp(t, UTC).replace(tzinfo=None).isoformat() + ".000Z"
     return s
@@ -95,8 +96,9 @@ class EngagementData:
         self._contacts = data.cc_v3_contacts
         self.activities, self.by_campaign, self._plans, self._extras = {}, {}, {}, {}
         self._overlay = {}                 # activity id -> [(kind, t, contact index, extra)] added by mutations
-        self._lru = OrderedDict()          # activity id -> built rows
-        self._base_lru = OrderedDict()     # activity id -> drawn outcome (before mutations)
+        self._lru = OrderedDict()          # (activity id, report) -> (rows, weight)
+        self._counted = {}                 # activity id -> its stats record (and clickers per link)
+        self._base_lru = OrderedDict()     # activity id -> (drawn outcome before mutations, weight)
         self._build(random.Random(f"{self.seed}:engagement"))
 
     # ================================================================ eager part: activities, sends, counts
@@ -310,11 +312,11 @@ class EngagementData:
         """Drawn outcome of one activity (no mutations): recipients, send times and the events of each kind, as
         mutable [t, contact index, extra] lists."""
         with self.data.lock:
-            hit = self._base_lru.get(aid)
+            hit = self._recall(self._base_lru, aid)
             if hit is not None:
-                self._base_lru.move_to_end(aid)
                 return hit
-            return self._remember(self._base_lru, aid, self._draw(aid))
+            return self._remember(self._base_lru, aid, self._draw(aid), self._plans[aid]["recipients"] or 1,
+                                  LRU_RECIPIENTS)
 
     def _draw(self, aid) -> dict:
         plan, counts = self._plans[aid], self._plans[aid]["counts"]
@@ -402,56 +404,53 @@ class EngagementData:
             if rows[i][1] != rows[i - 1][1]:
                 move(rows[i], rows[i - 1][0])
 
-    def _remember(self, lru, aid, value):
-        """Keep `value` while the kept activities reach fewer than LRU_RECIPIENTS recipients, dropping the oldest."""
-        lru[aid] = value
-        weight = sum(self._plans[a]["recipients"] or 1 for a in lru)
-        while len(lru) > 1 and weight > LRU_RECIPIENTS:
-            oldest, _ = lru.popitem(last=False)
-            weight -= self._plans[oldest]["recipients"] or 1
+    def _remember(self, lru, key, value, weight, budget):
+        """Keep `value` (weighing `weight`) while what is kept weighs at most `budget`, dropping the oldest."""
+        lru[key] = (value, weight)
+        total = sum(w for _, w in lru.values())
+        while len(lru) > 1 and total > budget:
+            _, (_, w) = lru.popitem(last=False)
+            total -= w
         return value
 
-    def _rows(self, aid) -> dict:
-        """type -> rows ascending by (created_time, contact_id, url_id), each (created_time, contact_id, url_id,
-        contact index, extra); the reports serve them from the end. Mutations merged in."""
-        with self.data.lock:
-            hit = self._lru.get(aid)
-            if hit is not None:
-                self._lru.move_to_end(aid)
-                return hit
-            return self._remember(self._lru, aid, self._assemble(aid))
+    @staticmethod
+    def _recall(lru, key):
+        hit = lru.get(key)
+        if hit is None:
+            return None
+        lru.move_to_end(key)
+        return hit[0]
 
-    def _assemble(self, aid) -> dict:
-        base, links = self._base(aid), self._plans[aid]["links"]
-        contacts = self._contacts
-        opens = [tuple(r) for r in base["opens"]]
-        clicks = [tuple(r) for r in base["clicks"]]
-        for kind, t, idx, extra in self._overlay.get(aid, ()):
-            (opens if kind == "open" else clicks).append((t, idx, extra))
+    def _events(self, aid) -> dict:
+        """kind -> [(t, contact index, extra)], unsorted, mutations merged in; unique_opens and didnotopens derived."""
+        base, overlay = self._base(aid), self._overlay.get(aid, ())
+        opens = [tuple(r) for r in base["opens"]] + [(t, idx, x) for k, t, idx, x in overlay if k == "open"]
+        clicks = [tuple(r) for r in base["clicks"]] + [(t, idx, x) for k, t, idx, x in overlay if k == "click"]
         last_open = {}
-        for t, idx, device in opens:
-            if idx not in last_open or t > last_open[idx][0]:
-                last_open[idx] = (t, idx, device)
-        bounced = set(base["bounced"])
-        send_at = base["send_at"]
+        for event in opens:
+            if event[1] not in last_open or event[0] > last_open[event[1]][0]:
+                last_open[event[1]] = event
+        bounced, send_at = set(base["bounced"]), base["send_at"]
+        return {"sends": [(send_at[idx], idx, None) for idx in base["recipients"]], "opens": opens,
+                "unique_opens": list(last_open.values()), "clicks": clicks,
+                "bounces": [tuple(r) for r in base["bounces"]], "optouts": [tuple(r) for r in base["optouts"]],
+                "forwards": [tuple(r) for r in base["forwards"]],
+                "didnotopens": [(send_at[idx], idx, None) for idx in base["recipients"]
+                                if idx not in last_open and idx not in bounced]}
 
-        def rows(events, url=None):
-            out = [(_stamp(t), contacts[idx]["contact_id"], url(extra) if url else "", idx, extra)
-                   for t, idx, extra in events]
+    def rows(self, aid, kind) -> list:
+        """One report's rows ascending by (created_time, contact_id, url_id), each (created_time, contact_id, url_id,
+        contact index, extra); the reports serve them from the end. Kept per (activity, report) in an LRU of
+        LRU_ROWS rows, so a sync that reads report by report keeps what it pages through."""
+        with self.data.lock:
+            hit = self._recall(self._lru, (aid, kind))
+            if hit is not None:
+                return hit
+            contacts, links = self._contacts, self._plans[aid]["links"]
+            out = [(_stamp(t), contacts[idx]["contact_id"], links[extra[1]]["url_id"] if kind == "clicks" else "",
+                    idx, extra) for t, idx, extra in self._events(aid)[kind]]
             out.sort(key=lambda r: r[:3])
-            return out
-
-        return {
-            "sends": rows((send_at[idx], idx, None) for idx in base["recipients"]),
-            "opens": rows(opens),
-            "unique_opens": rows(last_open.values()),
-            "clicks": rows(clicks, url=lambda extra: links[extra[1]]["url_id"]),
-            "bounces": rows(tuple(r) for r in base["bounces"]),
-            "optouts": rows(tuple(r) for r in base["optouts"]),
-            "forwards": rows(tuple(r) for r in base["forwards"]),
-            "didnotopens": rows((send_at[idx], idx, None) for idx in base["recipients"]
-                                if idx not in last_open and idx not in bounced),
-        }
+            return self._remember(self._lru, (aid, kind), out, len(out) + 1, LRU_ROWS)
 
     def render(self, aid, kind, row) -> dict:
         """One tracking record in wire shape; optional fields without a value are left out."""
@@ -487,10 +486,6 @@ class EngagementData:
             record["deleted_at"] = contact["deleted_at"]
         return record
 
-    def rows(self, aid, kind) -> list:
-        """The report's internal rows, ascending (see _rows)."""
-        return self._rows(aid)[kind]
-
     def tracking(self, aid, kind, url_id=None, bounce_codes=None) -> list:
         """That report's records, newest first, filtered as the query asks."""
         records = [self.render(aid, kind, row) for row in reversed(self.rows(aid, kind))]
@@ -506,36 +501,47 @@ class EngagementData:
         return self.visible(aid) and self.reportable(aid) and self.status(aid) == "DONE"
 
     def stats(self, aid) -> dict:
-        """The activity's stats record, counted from its rows (underscored keys)."""
-        rows, plan = self._rows(aid), self._plans[aid]
+        """The activity's stats record, counted from its events (underscored keys); kept until a mutation."""
+        with self.data.lock:
+            hit = self._counted.get(aid)
+            if hit is None:
+                hit = self._counted[aid] = self._count(aid)
+            return {k: (dict(v) if k == "stats" else v) for k, v in hit.items() if k != "_clickers"}
+
+    def _count(self, aid) -> dict:
+        events, plan = self._events(aid), self._plans[aid]
         s = dict.fromkeys(STAT_KEYS, 0)
-        s["em_sends"], s["em_bounces"] = len(rows["sends"]), len(rows["bounces"])
-        s["em_opens"], s["em_opens_all"] = len(rows["unique_opens"]), len(rows["opens"])
-        s["em_clicks"], s["em_clicks_all"] = len({r[1] for r in rows["clicks"]}), len(rows["clicks"])
-        s["em_forwards"], s["em_optouts"] = len(rows["forwards"]), len(rows["optouts"])
+        s["em_sends"], s["em_bounces"] = len(events["sends"]), len(events["bounces"])
+        s["em_opens"], s["em_opens_all"] = len(events["unique_opens"]), len(events["opens"])
+        s["em_clicks"], s["em_clicks_all"] = len({e[1] for e in events["clicks"]}), len(events["clicks"])
+        s["em_forwards"], s["em_optouts"] = len(events["forwards"]), len(events["optouts"])
         s["em_abuse"] = plan["counts"]["abuse"] if plan["counts"] else 0
         s["em_not_opened"] = max(0, s["em_sends"] - s["em_opens"] - s["em_bounces"])
-        for r in rows["opens"]:
-            s[f"em_opens_all_{r[4] or 'none'}"] += 1
-        for r in rows["clicks"]:
-            s[f"em_clicks_all_{r[4][0] or 'none'}"] += 1
-        for r in rows["bounces"]:
-            s[f"em_bounces_{BOUNCE_CODES[r[4][0]]}"] += 1
-        times = [kind[-1][0] for kind in rows.values() if kind]
-        refreshed = max(times) if times else self.last_sent(aid) or "2024-01-01T00:00:00.000Z"
+        for e in events["opens"]:
+            s[f"em_opens_all_{e[2] or 'none'}"] += 1
+        for e in events["clicks"]:
+            s[f"em_clicks_all_{e[2][0] or 'none'}"] += 1
+        for e in events["bounces"]:
+            s[f"em_bounces_{BOUNCE_CODES[e[2][0]]}"] += 1
+        clickers = {}
+        for e in events["clicks"]:
+            clickers.setdefault(e[2][1], set()).add(e[1])
+        times = [e[0] for kind in events.values() for e in kind]
+        refreshed = _stamp(max(times)) if times else self.last_sent(aid) or "2024-01-01T00:00:00.000Z"
         return {"campaign_id": self.activities[aid]["campaign_id"], "campaign_activity_id": aid, "stats": s,
-                "last_refresh_time": refreshed}
+                "last_refresh_time": refreshed, "_clickers": {i: len(c) for i, c in clickers.items()}}
 
     def links(self, aid, no_clicks=False) -> list:
         """link_click_counts: unique clickers per link, most clicked first; unclicked links only with no_clicks."""
         if not self._plans[aid]["counts"]:
             return []
-        clickers = {}
-        for r in self._rows(aid)["clicks"]:
-            clickers.setdefault(r[4][1], set()).add(r[3])
+        with self.data.lock:
+            if aid not in self._counted:
+                self.stats(aid)
+            clickers = self._counted[aid]["_clickers"]
         out = []
         for i, link in enumerate(self._plans[aid]["links"]):
-            n = len(clickers.get(i, ()))
+            n = clickers.get(i, 0)
             if n or no_clicks:
                 out.append({**link, "unique_clicks": n})
         out.sort(key=lambda link: (-link["unique_clicks"], link["url_id"]))
@@ -555,11 +561,11 @@ class EngagementData:
         with self.data.lock:
             if aid not in self.activities or not self.reportable(aid) or not self._plans[aid]["counts"]:
                 raise ValueError(f"{aid} is not a sent primary_email or resend activity")
-            base, rows = self._base(aid), self._rows(aid)
+            base, unique = self._base(aid), self._events(aid)["unique_opens"]
             t0 = int(as_utc(at).timestamp())
             index = {c["contact_id"]: i for i, c in enumerate(self._contacts)} if contact_ids else None
             bounced = set(base["bounced"])
-            opened = {r[3] for r in rows["unique_opens"]}
+            opened = {e[1] for e in unique}
             if contact_ids:
                 targets = [index.get(c) for c in contact_ids]
                 if any(i is None or i in bounced or i not in base["send_at"] for i in targets):
@@ -584,7 +590,9 @@ class EngagementData:
                     added.append(("click", t0 + k // per_round, clickers[k % len(clickers)],
                                   (None, (k // len(clickers)) % len(links))))
             self._overlay.setdefault(aid, []).extend(added)
-            self._lru.pop(aid, None)
+            for kind in TRACKING_TYPES:
+                self._lru.pop((aid, kind), None)
+            self._counted.pop(aid, None)
             cid = self.activities[aid]["campaign_id"]
             summary = next((s for s in self.data.cc_v3_campaign_summaries if s["campaign_id"] == cid), None)
             if summary is not None:
