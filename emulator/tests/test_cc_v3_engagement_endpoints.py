@@ -404,3 +404,22 @@ def test_the_stream_schemas_hold_every_truth_record_and_name_every_field(emu, st
         assert set(record) <= set(schema["properties"]), set(record) - set(schema["properties"])
     keys = [tuple(r[k] for k in schema["required"]) for r in records]
     assert len(set(keys)) == len(keys)      # the primary key holds
+
+
+def test_rows_drawn_again_after_eviction_are_the_same_mutations_included(emulator: Emulator) -> None:
+    eng = emulator.data.engagement
+    aid, other = activities(emulator)[:2]
+    emulator.add_engagement(aid, opens=2, clicks=1, at=datetime(2030, 1, 1, tzinfo=timezone.utc))
+    before = {kind: eng.tracking(aid, kind) for kind in TRACKING_TYPES}
+    eng.lru_recipients = eng.lru_rows = 1
+    eng.tracking(other, "opens")                    # evicts everything of `aid`
+    assert {kind: eng.tracking(aid, kind) for kind in TRACKING_TYPES} == before
+
+
+def test_tiny_accounts_build_and_serve(tmp_path) -> None:
+    for contacts in (0, 10):
+        with Emulator(sizes={"cc_v3_contacts": contacts, "cc_v3_campaigns": 30, "cometly_contacts": 10}) as tiny:
+            eng = tiny.data.engagement
+            sent = [a for a in eng.activities if eng.reportable(a) and eng.status(a) == "DONE"]
+            assert all(len(eng.rows(a, "sends")) <= contacts for a in sent)
+            assert all(eng.stats(a)["stats"]["em_sends"] == len(eng.rows(a, "sends")) for a in sent)
