@@ -14,7 +14,6 @@ Done (and summarized). A benchmark account: {"cc_v3_campaigns": 50, "cc_v3_conta
 """
 from __future__ import annotations
 
-import bisect
 import random
 from collections import OrderedDict
 from datetime import datetime, timedelta
@@ -414,8 +413,8 @@ class EngagementData:
 
     def _tie_up(self, rng, rows, ident):
         """Same-second events of different contacts: a few anywhere, and one across every 50th position of the
-        newest-first order (so every page size that divides 500 ends inside a tie). A contact's own events stay
-        distinct in (time, link), the reports' keys."""
+        newest-first order (so every page size that divides 500 ends inside a tie). Events only move later, and a
+        contact's own events stay distinct in (time, link), the reports' keys."""
         if len(rows) < 2:
             return
         key = (lambda r: (r[1], r[0], r[2][1])) if ident else (lambda r: (r[1], r[0]))
@@ -428,9 +427,9 @@ class EngagementData:
                 r[0] = t
                 taken.add(new)
 
-        for r in rng.sample(rows, len(rows) // 25):
+        for r in rng.sample(rows, len(rows) // 25):   # only ever later: no event moves before its send
             other = rows[rng.randrange(len(rows))]
-            if other[1] != r[1]:
+            if other[1] != r[1] and other[0] > r[0]:
                 move(r, other[0])
         contacts = self._contacts
         rows.sort(key=lambda r: (r[0], contacts[r[1]]["contact_id"], r[2][1] if ident else 0), reverse=True)

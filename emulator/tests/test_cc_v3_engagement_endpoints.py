@@ -423,3 +423,11 @@ def test_tiny_accounts_build_and_serve(tmp_path) -> None:
             sent = [a for a in eng.activities if eng.reportable(a) and eng.status(a) == "DONE"]
             assert all(len(eng.rows(a, "sends")) <= contacts for a in sent)
             assert all(eng.stats(a)["stats"]["em_sends"] == len(eng.rows(a, "sends")) for a in sent)
+
+
+def test_no_event_comes_before_its_contacts_send(emu) -> None:
+    eng = emu.data.engagement
+    for aid in activities(emu)[:80] + activities(emu, role="resend")[:10]:
+        sent = {r["contact_id"]: r["created_time"] for r in eng.tracking(aid, "sends")}
+        for kind in ("opens", "clicks", "bounces", "optouts", "forwards", "unique_opens"):
+            assert all(r["created_time"] >= sent[r["contact_id"]] for r in eng.tracking(aid, kind)), (aid, kind)
