@@ -5,6 +5,7 @@ from .cc_v2 import ACCESS_TOKEN as V2_ACCESS_TOKEN
 from .cc_v2 import API_KEY as V2_API_KEY
 from .cc_v2 import CcV2
 from .cc_v3 import CLIENT_ID, CLIENT_SECRET, CcV3
+from .cc_v3_engagement import CcV3Engagement
 from .cometly import API_KEY as COMETLY_API_KEY
 from .cometly import Cometly
 from .dataset import Dataset
@@ -40,7 +41,7 @@ class Emulator:
         self._api_router, self._file_router = Router(), Router()
         self._cc_v3 = CcV3(self)
         self.oauth = self._cc_v3.oauth
-        self._apis = [CcV2(self), self._cc_v3, Cometly(self)]
+        self._apis = [CcV2(self), self._cc_v3, CcV3Engagement(self, self._cc_v3), Cometly(self)]
         for api in self._apis:
             api.register(self._api_router)
             if hasattr(api, "register_files"):
@@ -130,6 +131,19 @@ class Emulator:
 
     def remove_v3_campaigns(self, campaign_ids, at=None):
         return self.data.remove_v3_campaigns(campaign_ids, at)
+
+    def add_engagement(self, campaign_activity_id, opens=0, clicks=0, at=None, contact_ids=None) -> dict:
+        """Opens and clicks at `at` (default now) on a sent activity; see EngagementData.add_engagement."""
+        return self.data.engagement.add_engagement(campaign_activity_id, opens, clicks, at, contact_ids)
+
+    def engagement_truth(self, stream, fill_nulls=False, no_clicks=True, activity_ids=None) -> list:
+        """The records an engagement stream should emit (full refresh); see EngagementData.truth."""
+        with self.data.lock:
+            return self.data.engagement.truth(stream, fill_nulls, no_clicks, activity_ids)
+
+    def cc_v3_calls_today(self) -> int:
+        """v3 calls counted against the daily quota since 00:00 UTC (emu.faults.cc_clock)."""
+        return self.faults.cc_calls_today("cc_v3")
 
     def add_cometly_contacts(self, n=1, at=None):
         return self.data.add_cometly_contacts(n, at)

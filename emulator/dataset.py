@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from .common import UTC, as_utc, bounds_slice, fmt_ms, fmt_s, fmt_us, from_utc_stamp
+from .engagement_data import EngagementData
 
 DEFAULT_SIZES = {
     "cc_v2_list_members": {"1": 1203, "2": 57, "3": 0, "4": 4},
@@ -25,6 +26,8 @@ DEFAULT_SIZES = {
     "cc_v3_segments": 1100,     # two pages of 1000
     "cc_v3_campaigns": 1100,    # three pages of 500; the sent ones have a summary
     "cometly_contacts": 3000,
+    "cc_v3_recipients": 0,      # engagement: 0 = drawn per sent campaign, N = every primary send reaches N contacts
+    "cc_v3_all_sent": 0,        # engagement: 1 = every campaign Done and summarized (see engagement_data.py)
 }
 
 # Value pools.  Some entries deliberately carry CSV hazards (commas, quotes, newlines) and
@@ -93,6 +96,7 @@ class Dataset:
     cc_v3_campaigns    v3 email campaign dicts, Removed ones included
     cc_v3_campaign_summaries  one summary report per campaign that was sent, ordered by campaign_id
     cometly_contacts   Cometly contact dicts incl. comet_tokens and all_emails, ordered by (created_at, id)
+    engagement         EngagementData: campaign activities, send history and reports (its summaries' counts agree)
     """
 
     def __init__(self, seed: int = 7, sizes: dict | None = None, cometly_timezone: str = "UTC"):
@@ -107,6 +111,7 @@ class Dataset:
         self._build_v3(random.Random(f"{seed}:v3"))
         self._add_v3_dates(random.Random(f"{seed}:v3-dates"))
         self._build_cometly(random.Random(f"{seed}:cometly"))
+        self.engagement = EngagementData(self)
 
     # ================================================================ helpers
 

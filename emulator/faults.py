@@ -5,7 +5,7 @@ import gzip
 import threading
 
 from .common import READINGS, Response, bounds_slice, in_bounds, json_response, parse_offset, rebase, render_stamp, \
-    restamp_json
+    restamp_json, utc_now
 
 JOB_APIS = ("cc_v2", "cc_v3", "cometly")
 CC_APIS = ("cc_v2", "cc_v3")
@@ -59,6 +59,12 @@ class Faults:
             self._token_faults = []           # [kind, remaining, status]
             self._cc_calls = dict.fromkeys(CC_APIS, 0)
             self._cc_quota_refusals = dict.fromkeys(CC_APIS, 0)
+            self._cc_daily_limit = dict.fromkeys(CC_APIS)  # None: no per-day limit enforced
+            self._cc_calls_today = {api: (None, 0) for api in CC_APIS}   # (UTC date, calls counted that day)
+            self.cc_clock = utc_now           # the clock the daily count reads (a test may move it past midnight)
+            # Readings of the v3 reports where the docs allow two (see cc_v3_engagement.py):
+            self.cc_stats_keys = "dotted"     # activity stats keys: "dotted" (guide: em_opens.all.mobile) or "underscored"
+            self.cc_last_page_links = "omit"  # a tracking report's last page: "omit" _links, or "null" (next.href null)
 
     # ------------------------------------------------------------ switches
 
@@ -150,6 +156,18 @@ class Faults:
         """`api` allows `calls_left` more calls today; every later call answers 429 `quota_exceeded`."""
         with self._lock:
             self._cc_calls_left[api] = calls_left
+
+    def cc_daily_limit(self, api: str, per_day: int | None = 10_000):
+        """Enforce Constant Contact's daily quota on `api`: once `per_day` calls were counted in the current UTC day,
+        calls answer 429 `quota_exceeded` until 00:00 UTC (None: stop enforcing). Counting is always on."""
+        with self._lock:
+            self._cc_daily_limit[api] = per_day
+
+    def cc_calls_today(self, api: str) -> int:
+        """Calls to `api` counted against its daily quota in the current UTC day (the token endpoint is not one)."""
+        with self._lock:
+            day, n = self._cc_calls_today[api]
+            return n if day == self.cc_clock().date() else 0
 
     def stick_next_jobs(self, api: str, n: int = 1):
         """The next `n` export jobs created on `api` stay in their processing state forever."""
@@ -251,19 +269,27 @@ class Faults:
         return response
 
     def take_cc_refusal(self, api: str) -> str | None:
-        """The `error_key` of a 429 for this call to `api` (`throttled`, `quota_exceeded`), or None; counts the call."""
+        """The `error_key` of a 429 for this call to `api` (`throttled`, `quota_exceeded`), or None; a call let through
+        counts against today's quota (a refused one does not)."""
         with self._lock:
             self._cc_calls[api] += 1
             if self._cc_throttles[api] > 0:
                 self._cc_throttles[api] -= 1
                 return "throttled"
-            left = self._cc_calls_left[api]
-            if left is None:
-                return None
-            if left <= 0:
+            today = self.cc_clock().date()
+            day, n = self._cc_calls_today[api]
+            n = n if day == today else 0      # the count starts again at 00:00 UTC
+            limit = self._cc_daily_limit[api]
+            if limit is not None and n >= limit:
                 self._cc_quota_refusals[api] += 1
                 return "quota_exceeded"
-            self._cc_calls_left[api] = left - 1
+            left = self._cc_calls_left[api]
+            if left is not None:
+                if left <= 0:
+                    self._cc_quota_refusals[api] += 1
+                    return "quota_exceeded"
+                self._cc_calls_left[api] = left - 1
+            self._cc_calls_today[api] = (today, n + 1)
             return None
 
     def take_stuck_job(self, api: str) -> bool:
