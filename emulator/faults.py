@@ -5,9 +5,9 @@ import threading
 
 from .common import Response, json_response
 
-JOB_APIS = ("cc_v2", "cc_v3", "cometly")
+JOB_APIS = ("cc_v2", "cc_v3", "cometly", "cometly_events")
 CC_APIS = ("cc_v2", "cc_v3")
-_FAILED_STATE = {"cc_v2": "ERROR", "cc_v3": "failed", "cometly": "failed"}
+_FAILED_STATE = {"cc_v2": "ERROR", "cc_v3": "failed", "cometly": "failed", "cometly_events": "failed"}
 # What a 200 answer can turn into: a body that is not JSON, or a delivery that goes wrong (see Listener).
 SPOILED_BODIES = ("html", "empty", "cut", "bad_utf8")
 BROKEN_DELIVERIES = ("hang", "stall", "reset")
@@ -41,6 +41,13 @@ class Faults:
             self._cc_throttles = dict.fromkeys(CC_APIS, 0)
             self._cc_calls_left = dict.fromkeys(CC_APIS)   # None: the daily quota is not counted
             self._stuck_jobs = dict.fromkeys(JOB_APIS, 0)
+            # Cometly events: readings of what the docs leave open (defaults: the least forgiving; see cometly_events.py).
+            self.cometly_events_start_inclusive = False   # GET /events start_date bound
+            self.cometly_events_end_inclusive = False     # GET /events end_date bound
+            self.cometly_events_order = "newest"          # or "oldest" (list pages and export files)
+            self.cometly_events_default_fields = "minimal"   # without `fields`: id, event_time_utc; or "all"
+            self.cometly_array_params = "brackets"        # name[]=a only; "lenient" also takes plain name=a
+            self.cometly_event_ids = "mixed"              # or "int", "str" (cometly_events_data.wire_ids)
 
     # ------------------------------------------------------------ switches
 
