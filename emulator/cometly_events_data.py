@@ -144,7 +144,7 @@ class CometlyEventsData:
         self._contacts = [c["id"] for c in dataset.cometly_contacts]
         self.lock = threading.RLock()
         self._built = False
-        self.days = {}   # what the special days are (local dates as 'YYYY-MM-DD'), filled by the build
+        self._days = {}
 
     # ------------------------------------------------------------ build
 
@@ -155,6 +155,12 @@ class CometlyEventsData:
                     self._build_companies(random.Random(f"{self.seed}:cometly-companies"))
                     self._build_events(random.Random(f"{self.seed}:cometly-events"))
                     self._built = True
+
+    @property
+    def days(self) -> dict:
+        """The special local days ('YYYY-MM-DD'): history (first, last), empty, sparse, dense, busy, dst_23h, dst_25h."""
+        self._ensure()
+        return self._days
 
     def local_day_bounds(self, day: date) -> tuple[int, int]:
         """Unix seconds of 00:00:00 and 23:59:59 of a local day (a DST day spans 23 or 25 hours)."""
@@ -246,7 +252,7 @@ class CometlyEventsData:
         self.events = events
         self._keys = [(e[0] << 32) | e[1] for e in events]
         iso = date.isoformat
-        self.days = {
+        self._days = {
             "history": (iso(history[0]), iso(history[-1])) if history else None,
             "empty": sorted(iso(history[k]) for k in empty),
             "sparse": sorted(iso(history[k]) for k in sparse),
