@@ -41,7 +41,7 @@ class Faults:
             self._cc_throttles = dict.fromkeys(CC_APIS, 0)
             self._cc_calls_left = dict.fromkeys(CC_APIS)   # None: the daily quota is not counted
             self._stuck_jobs = dict.fromkeys(JOB_APIS, 0)
-            # Cometly events: readings of what the docs leave open (defaults: the least forgiving; see cometly_events.py).
+            # Cometly events: readings of what the docs leave open (default: least forgiving; cometly_events.py).
             self.cometly_events_start_inclusive = False   # GET /events start_date bound
             self.cometly_events_end_inclusive = False     # GET /events end_date bound
             self.cometly_events_order = "newest"          # or "oldest" (list pages and export files)
@@ -106,8 +106,9 @@ class Faults:
     def fail_next_jobs(self, api: str, n: int = 1, state: str | None = None):
         """The next `n` export jobs created on `api` end in failure instead of completing.
 
-        state: final state to report; defaults to ERROR (cc_v2) / failed (cc_v3, cometly);
-        cc_v3 also accepts 'timed_out' and 'cancelled'.
+        state: final state to report; defaults to ERROR (cc_v2) / failed (cc_v3, cometly, cometly_events);
+        cc_v3 also accepts 'timed_out' and 'cancelled'; cometly_events reports any state given as its status.
+        api 'cometly' is the contacts exports, 'cometly_events' the event exports.
         """
         if api not in JOB_APIS:
             raise ValueError(f"api must be one of {JOB_APIS}")
