@@ -249,11 +249,12 @@ class Cometly:
         if self.emu.faults.take_expired_download() or time.monotonic() >= signed[1]:
             return _s3_error(403, "AccessDenied", "Request has expired")
         job = self.emu.jobs.by_file(file_id)
-        blob = self.emu.jobs.file_bytes(job, self._build_file)
+        build = getattr(job, "build_file", self._build_file)   # event exports bring their own (cometly_events.py)
+        blob = self.emu.jobs.file_bytes(job, build)
         n_lines = job.record_count
         broken = self.emu.faults.take_malformed_line(n_lines)
         if broken is not None:
-            blob = self._build_file(job, broken)
+            blob = build(job, broken)
         blob = self.emu.faults.export_file_body(blob)   # empty, uncompressed or truncated files
         return Response(200, blob, "application/x-gzip", {"ETag": f'"{hashlib.md5(blob).hexdigest()}"'})
 

@@ -8,6 +8,7 @@ from .cc_v3 import CLIENT_ID, CLIENT_SECRET, CcV3
 from .cc_v3_engagement import CcV3Engagement
 from .cometly import API_KEY as COMETLY_API_KEY
 from .cometly import Cometly
+from .cometly_events import CometlyEvents
 from .dataset import Dataset
 from .faults import Faults
 from .jobs import JobStore
@@ -41,7 +42,9 @@ class Emulator:
         self._api_router, self._file_router = Router(), Router()
         self._cc_v3 = CcV3(self)
         self.oauth = self._cc_v3.oauth
-        self._apis = [CcV2(self), self._cc_v3, CcV3Engagement(self, self._cc_v3), Cometly(self)]
+        cometly = Cometly(self)
+        self.cometly_events = CometlyEvents(self, cometly)   # handlers; .data is the events/companies ground truth
+        self._apis = [CcV2(self), self._cc_v3, CcV3Engagement(self, self._cc_v3), cometly, self.cometly_events]
         for api in self._apis:
             api.register(self._api_router)
             if hasattr(api, "register_files"):
@@ -167,6 +170,35 @@ class Emulator:
 
     def set_v2_date_added(self, list_id, contact_ids, at):
         return self.data.set_v2_date_added(list_id, contact_ids, at)
+
+    # Cometly events and companies (ground truth and mutations: cometly_events_data.CometlyEventsData).
+
+    def add_cometly_events(self, n=1, at=None, event_name=None, company=True):
+        """Add `n` events at `at` (default now); returns their full wire dicts under the current id style."""
+        return self.cometly_events.data.add_events(n, at, event_name, company, self.faults.cometly_event_ids)
+
+    def add_cometly_companies(self, n=1, at=None):
+        return self.cometly_events.data.add_companies(n, at)
+
+    def cometly_events_truth(self, start_local, end_local, event_names=None, attribution=None, fields=None,
+                             query_mode="profile", start_inclusive=None, end_inclusive=None):
+        """The records GET /events serves for a window ('YYYY-MM-DD HH:MM:SS', space time zone), oldest first.
+        Bounds default to the current switches; fields None = every field (touchpoint ones with attribution,
+        given as the config shape {"model", "window_days", "sources"})."""
+        f = self.faults
+        return self.cometly_events.data.events_truth(
+            start_local, end_local, f.cometly_events_start_inclusive if start_inclusive is None else start_inclusive,
+            f.cometly_events_end_inclusive if end_inclusive is None else end_inclusive, event_names, attribution,
+            fields, query_mode, f.cometly_event_ids)
+
+    def cometly_events_export_truth(self, day, event_names=None, attribution=None, fields=None, query_mode="profile"):
+        """The lines of the export of local day 'YYYY-MM-DD' (00:00:00-23:59:59 inclusive), oldest first."""
+        return self.cometly_events.data.export_day_truth(day, event_names, attribution, fields, query_mode,
+                                                         self.faults.cometly_event_ids)
+
+    def cometly_companies_truth(self, start_local=None, end_local=None):
+        """Companies created on or after start and on or before end (both optional), oldest first."""
+        return self.cometly_events.data.companies_truth(start_local, end_local)
 
     # ------------------------------------------------------------ config
 

@@ -7,9 +7,9 @@ import threading
 from .common import READINGS, Response, bounds_slice, in_bounds, json_response, parse_offset, rebase, render_stamp, \
     restamp_json, utc_now
 
-JOB_APIS = ("cc_v2", "cc_v3", "cometly")
+JOB_APIS = ("cc_v2", "cc_v3", "cometly", "cometly_events")
 CC_APIS = ("cc_v2", "cc_v3")
-_FAILED_STATE = {"cc_v2": "ERROR", "cc_v3": "failed", "cometly": "failed"}
+_FAILED_STATE = {"cc_v2": "ERROR", "cc_v3": "failed", "cometly": "failed", "cometly_events": "failed"}
 # What a 200 answer can turn into: a body that is not JSON, or a delivery that goes wrong (see Listener).
 SPOILED_BODIES = ("html", "empty", "cut", "bad_utf8")
 BROKEN_DELIVERIES = ("hang", "stall", "reset")
@@ -65,6 +65,13 @@ class Faults:
             # Readings of the v3 reports where the docs allow two (see cc_v3_engagement.py):
             self.cc_stats_keys = "dotted"     # activity stats keys: "dotted" (guide: em_opens.all.mobile) or "underscored"
             self.cc_last_page_links = "omit"  # a tracking report's last page: "omit" _links, or "null" (next.href null)
+            # Cometly events: readings of what the docs leave open (default: least forgiving; cometly_events.py).
+            self.cometly_events_start_inclusive = False   # GET /events start_date bound
+            self.cometly_events_end_inclusive = False     # GET /events end_date bound
+            self.cometly_events_order = "newest"          # or "oldest" (list pages and export files)
+            self.cometly_events_default_fields = "minimal"   # without `fields`: id, event_time_utc; or "all"
+            self.cometly_array_params = "brackets"        # name[]=a only; "lenient" also takes plain name=a
+            self.cometly_event_ids = "mixed"              # or "int", "str" (cometly_events_data.wire_ids)
 
     # ------------------------------------------------------------ switches
 
@@ -125,10 +132,10 @@ class Faults:
     def fail_next_jobs(self, api: str, n: int = 1, state: str | None = None):
         """The next `n` export jobs created on `api` end in failure instead of completing.
 
-        state: final state to report; defaults to ERROR (cc_v2) / failed (cc_v3, cometly). Any string is served
-        as is, on every API: e.g. 'timed_out' or 'cancelled' (v3 documents them), or for Cometly 'cancelled',
+        state: final state to report; defaults to ERROR (cc_v2) / failed (cc_v3, cometly, cometly_events). Any string
+        is served as is, on every API: e.g. 'timed_out' or 'cancelled' (v3 documents them), or for Cometly 'cancelled',
         'expired', 'timed_out', which its docs do not list: the job then reports that status for ever, never a
-        documented final one.
+        documented final one. api 'cometly' is the contacts exports, 'cometly_events' the event exports.
         """
         if api not in JOB_APIS:
             raise ValueError(f"api must be one of {JOB_APIS}")

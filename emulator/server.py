@@ -6,6 +6,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,11 +16,12 @@ from .common import Headers, HttpError, Request, Response, json_response
 class LoggedRequest:
     """One request as the emulator saw it (logged before auth); `status` is filled in after."""
 
-    __slots__ = ("method", "path", "query", "query_all", "headers", "body", "status")
+    __slots__ = ("method", "path", "query", "query_all", "headers", "body", "status", "at")
 
     def __init__(self, method, path, query, query_all, headers, body):
         self.method, self.path, self.query, self.query_all = method, path, query, query_all
         self.headers, self.body, self.status = headers, body, None
+        self.at = time.monotonic()   # arrival, for counting calls per rate-limit period
 
     def __repr__(self):
         return f"<{self.method} {self.path} {self.query} -> {self.status}>"
@@ -48,6 +50,15 @@ class RequestLog:
         """Requests whose path contains the string (and method, if given)."""
         return [r for r in self.snapshot()
                 if path_contains in r.path and (method is None or r.method == method)]
+
+    def count(self, path: str = "", method: str | None = None, status: int | None = None,
+              within: float | None = None, exact: bool = False) -> int:
+        """How many requests hit `path` (a substring, or the whole path with exact=True), optionally only those of
+        `method`, answered `status` (429 to count refusals), or that arrived in the last `within` seconds."""
+        since = None if within is None else time.monotonic() - within
+        return sum(1 for r in self.snapshot()
+                   if (r.path == path if exact else path in r.path) and (method is None or r.method == method)
+                   and (status is None or r.status == status) and (since is None or r.at >= since))
 
     def __iter__(self):
         return iter(self.snapshot())
