@@ -67,7 +67,7 @@ class CometlyEvents:
         self._lock = threading.Lock()
 
     def register(self, router):
-        authed = Cometly._authed
+        authed = self.cometly._authed
         router.add("GET", PREFIX + r"/events", authed(self.events))
         router.add("POST", PREFIX + r"/events/exports", authed(self.create_export))
         router.add("GET", PREFIX + r"/events/exports/(?P<export_id>[^/]+)", authed(self.export_status))
