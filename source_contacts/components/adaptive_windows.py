@@ -78,7 +78,7 @@ class AdaptiveWindowRetriever(Retriever):
         records: Optional[int] = None
         try:
             count = 0
-            for item in self.retriever.read_records(records_schema, window):
+            for item in self.read_window(records_schema, window):
                 if isinstance(item, Record):
                     count += 1
                     item = Record(data=item.data, stream_name=item.stream_name, associated_slice=stream_slice)
@@ -86,6 +86,10 @@ class AdaptiveWindowRetriever(Retriever):
             records = count
         finally:
             self._window_read(window, records)
+
+    def read_window(self, records_schema: Mapping[str, Any], window: StreamSlice) -> Iterable[StreamData]:
+        """The records of one window, through `retriever`."""
+        yield from self.retriever.read_records(records_schema, window)
 
     def _plan(self, day: StreamSlice) -> Optional[StreamSlice]:
         """The window `day` starts, once the window before it has been read; None when a planned window holds it.

@@ -12,8 +12,9 @@ would remove both is written down in docs/integrations/sources/contacts.md ("Exp
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set
+from zoneinfo import ZoneInfo
 
 from isodate import parse_duration
 
@@ -26,6 +27,7 @@ from airbyte_cdk.sources.declarative.decoders.decoder import Decoder
 from airbyte_cdk.sources.declarative.extractors.dpath_extractor import DpathExtractor
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
 from airbyte_cdk.sources.declarative.extractors.record_selector import RecordSelector
+from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
 from airbyte_cdk.sources.declarative.partition_routers.async_job_partition_router import AsyncJobPartitionRouter
 from airbyte_cdk.sources.declarative.requesters.http_job_repository import AsyncHttpJobRepository
 from airbyte_cdk.sources.declarative.requesters.paginators import NoPagination
@@ -37,6 +39,7 @@ from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.sources.utils.transform import TransformConfig, TypeTransformer
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_contacts.components.local_days import LocalDaySlices
 from source_contacts.components.messages import slice_location
 
 LOGGER = logging.getLogger("airbyte")
@@ -171,6 +174,9 @@ class ExportJobRetriever(AsyncRetriever):
     split_windows_down_to: an ISO 8601 duration: a window whose job fails twice or times out is exported as two
       halves, down to windows this long. Empty: never split (slices that are not windows).
     max_concurrent_jobs: jobs of this stream running at once.
+    local_days: an IANA time zone (interpolated): one job per finished calendar day of that zone (LocalDaySlices),
+      the date in the slice (`stream_slice['date']`) for the creation requester; needs start_datetime.
+    start_datetime: with local_days, the stream's start as its incremental_sync declares it (interpolated).
     The stream's windows (or partitions) arrive as `stream_slicer`, which this class wraps in the job router.
     """
 
@@ -185,6 +191,8 @@ class ExportJobRetriever(AsyncRetriever):
     attempts: int = 3
     split_windows_down_to: str = ""
     max_concurrent_jobs: int = 5
+    local_days: str = ""
+    start_datetime: str = ""
     name: str = ""
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
@@ -195,6 +203,12 @@ class ExportJobRetriever(AsyncRetriever):
         if self.attempts < 1 or self.job_timeout_minutes < 1 or self.max_concurrent_jobs < 1:
             raise ValueError(f"ExportJobRetriever of stream {self.name}: attempts, job_timeout_minutes and max_concurrent_jobs must be positive")
         windows = self.stream_slicer
+        if self.local_days:
+            if not self.start_datetime or self.split_windows_down_to:
+                raise ValueError(f"ExportJobRetriever of stream {self.name}: local_days needs start_datetime, and days cannot be split")
+            zone = InterpolatedString.create(self.local_days, parameters=parameters).eval(self.config)
+            start = InterpolatedString.create(self.start_datetime, parameters=parameters).eval(self.config)
+            windows = LocalDaySlices(windows, ZoneInfo(zone), datetime.fromisoformat(start.replace("Z", "+00:00")))
         floor = parse_duration(self.split_windows_down_to) if self.split_windows_down_to else None
         split = self._splitter(windows, floor) if floor else None
         repository = AsyncHttpJobRepository(

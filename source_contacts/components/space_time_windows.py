@@ -1,15 +1,15 @@
 """Cometly date windows sent in the space time zone, the way Cometly reads start_date and end_date."""
 
-from dataclasses import InitVar, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Mapping, MutableMapping, Optional, Union
+from typing import Any, Callable, Mapping, Optional, Union
 from zoneinfo import ZoneInfo
 
 import requests
 
-from airbyte_cdk.sources.declarative.auth.declarative_authenticator import DeclarativeAuthenticator
-from airbyte_cdk.sources.declarative.requesters.requester import HttpMethod, Requester
-from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
+from airbyte_cdk.sources.types import StreamSlice, StreamState
+
+from source_contacts.components.delegating_requester import DelegatingRequester
 
 SPACE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -40,30 +40,33 @@ def _after_repeated_wall_times(instant: datetime, zone: ZoneInfo) -> datetime:
 
 
 @dataclass
-class CometlyWindowRequester(Requester):
+class CometlyWindowRequester(DelegatingRequester):
     """Wraps an HttpRequester: adds the slice's start_time/end_time as start_date/end_date in space time.
 
     Cometly reads `YYYY-MM-DD HH:MM:SS` in the space's time zone, which Jinja's format_datetime cannot
     convert to; the window tiling itself stays with the stream's DatetimeBasedCursor (UTC state).
+    overlap_seconds: sent windows start this much earlier and end this much later than the slice, for an endpoint
+      whose docs do not say whether its bounds are inclusive: adjacent windows then overlap (duplicates, never a gap).
     """
 
-    requester: Requester
-    config: Config
-    parameters: InitVar[Mapping[str, Any]]
     inject_into: str = "request_parameter"
+    overlap_seconds: int = 0
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         if self.inject_into not in ("request_parameter", "body_json"):
             raise ValueError(f"inject_into must be request_parameter or body_json, not {self.inject_into}")
+        if isinstance(self.overlap_seconds, bool) or not isinstance(self.overlap_seconds, int) or self.overlap_seconds < 0:
+            raise ValueError(f"overlap_seconds must be a whole number of seconds, 0 or more, not {self.overlap_seconds!r}")
         self._zone = ZoneInfo((self.config.get("cometly") or {}).get("timezone") or "UTC")
+        self._overlap = timedelta(seconds=self.overlap_seconds)
 
     def window(self, stream_slice: Optional[StreamSlice]) -> dict[str, str]:
         """start_date/end_date of the slice in space time; empty outside a windowed slice."""
         if not stream_slice or "start_time" not in stream_slice or "end_time" not in stream_slice:
             return {}
         return {
-            "start_date": to_space_time(stream_slice["start_time"], self._zone),
-            "end_date": to_space_time(stream_slice["end_time"], self._zone, window_end=True),
+            "start_date": to_space_time(_shift(stream_slice["start_time"], -self._overlap), self._zone),
+            "end_date": to_space_time(_shift(stream_slice["end_time"], self._overlap), self._zone, window_end=True),
         }
 
     def send_request(
@@ -95,28 +98,12 @@ class CometlyWindowRequester(Requester):
             log_formatter=log_formatter,
         )
 
-    # Everything else is the wrapped requester's.
-    def get_authenticator(self) -> DeclarativeAuthenticator:
-        return self.requester.get_authenticator()
 
-    def get_url_base(self, **kwargs: Any) -> str:
-        return self.requester.get_url_base(**kwargs)
-
-    def get_path(self, **kwargs: Any) -> str:
-        return self.requester.get_path(**kwargs)
-
-    def get_method(self) -> HttpMethod:
-        return self.requester.get_method()
-
-    def get_request_params(self, **kwargs: Any) -> MutableMapping[str, Any]:
-        return self.requester.get_request_params(**kwargs)
-
-    def get_request_headers(self, **kwargs: Any) -> Mapping[str, Any]:
-        return self.requester.get_request_headers(**kwargs)
-
-    def get_request_body_data(self, **kwargs: Any) -> Union[Mapping[str, Any], str]:
-        return self.requester.get_request_body_data(**kwargs)
-
-    def get_request_body_json(self, **kwargs: Any) -> Optional[Mapping[str, Any]]:
-        return self.requester.get_request_body_json(**kwargs)
-
+def _shift(utc_value: str, by: timedelta) -> str:
+    """A slice bound moved by `by` (no move: the value as it is)."""
+    if not by:
+        return utc_value
+    instant = datetime.fromisoformat(utc_value.replace("Z", "+00:00"))
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=timezone.utc)
+    return (instant + by).isoformat()
