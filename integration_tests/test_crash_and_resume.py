@@ -19,22 +19,29 @@ from tests.support.console import CONSOLE_SCRIPT
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 
-def run_until_killed(config: dict, stream: str, state: Optional[dict], folder: Path, kill_after: Optional[int]) -> Tuple[List[dict], Optional[dict], int]:
+def run_until_killed(
+    config: dict, stream: str, state: Optional[dict], folder: Path, kill_after: Optional[int],
+    kill_at_state: Optional[str] = None, env: Optional[dict] = None,
+) -> Tuple[List[dict], Optional[dict], int]:
     """One incremental `read` of `stream` through the console script from `state`, killed with SIGKILL once it has
-    printed `kill_after` records (never when None): the records it printed, its last STATE's state, its exit code."""
+    printed `kill_after` records (never when None), or a STATE holding the cursor value `kill_at_state`: the records
+    it printed, its last STATE's state, its exit code. `env`: the script's environment (default: this one's)."""
     (folder / "config.json").write_text(json.dumps(config))
     entry = {"name": stream, "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"]}
     (folder / "catalog.json").write_text(json.dumps({"streams": [{"stream": entry, "sync_mode": "incremental", "destination_sync_mode": "append"}]}))
     (folder / "state.json").write_text(json.dumps([state] if state else []))
     args = ["read", "--config", "config.json", "--catalog", "catalog.json", "--state", "state.json"]
     records, last_state = [], state
-    with subprocess.Popen([str(CONSOLE_SCRIPT), *args], cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as sync:
+    with subprocess.Popen([str(CONSOLE_SCRIPT), *args], cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env) as sync:
         for line in sync.stdout:
             message = json.loads(line) if line.startswith("{") else {}
             if message.get("type") == "RECORD":
                 records.append(message["record"]["data"])
             elif message.get("type") == "STATE":
                 last_state = message["state"]
+                if kill_at_state is not None and kill_at_state in last_state["stream"]["stream_state"].values():
+                    os.kill(sync.pid, signal.SIGKILL)
+                    break
             if kill_after is not None and len(records) >= kill_after:
                 os.kill(sync.pid, signal.SIGKILL)
                 break
