@@ -19,8 +19,8 @@ def test_a_misspelt_option_makes_spec_fail_naming_it(tmp_path: Path) -> None:
     shutil.copytree(PACKAGE, tmp_path / "source_contacts", ignore=shutil.ignore_patterns("__pycache__"))
     manifest = tmp_path / "source_contacts" / "manifest.yaml"
     text = manifest.read_text()
-    assert text.count("      longest_window_days: 365\n") == 1
-    manifest.write_text(text.replace("      longest_window_days: 365\n", "      longest_window_day: 365\n"))
+    assert text.count("    longest_window_days: 365\n") == 1
+    manifest.write_text(text.replace("    longest_window_days: 365\n", "    longest_window_day: 365\n"))
 
     spec = subprocess.run([sys.executable, "-c", "from source_contacts.run import run; run()", "spec"], cwd=tmp_path,
                           env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=120)
