@@ -204,6 +204,30 @@ def test_export_incremental_does_not_export_a_finished_day_again(emulator: Emula
     assert records_by_id(second) == {r["id"]: as_emitted(r) for r in export_days_truth(emulator, days)}
 
 
+def test_export_creates_a_failed_day_again_and_asks_a_fresh_link_for_an_expired_one(emulator: Emulator, sleeps: SleepRecorder) -> None:
+    emulator.faults.fail_next_jobs("cometly_events", 1)
+    emulator.faults.expire_download_urls(1)
+    start = local_midnight(date(2025, 3, 8))
+    with sync_starting_at(local_midnight(date(2025, 3, 10))):
+        output = run_read(config_from(emulator, start), "cometly_events_export", SyncMode.incremental)
+
+    assert not output.errors
+    days = [date(2025, 3, 8), date(2025, 3, 9)]
+    assert records_by_id(output) == {r["id"]: as_emitted(r) for r in export_days_truth(emulator, days)}
+    dates = Counter(json.loads(r.body)["date"] for r in emulator.requests.matching("/events/exports", method="POST"))
+    assert sorted(dates.values()) == [1, 2]  # the day whose job failed was created again, once
+
+
+def test_a_truncated_export_file_fails_the_stream_and_keeps_the_state_before_its_day(emulator: Emulator, sleeps: SleepRecorder) -> None:
+    emulator.faults.truncate_next_files(3)  # every attempt at the one day
+    start = local_midnight(date(2025, 3, 9))
+    with sync_starting_at(local_midnight(date(2025, 3, 10))):
+        output = run_read(config_from(emulator, start), "cometly_events_export", SyncMode.incremental, expecting_exception=True)
+
+    assert output.errors
+    assert all(s["event_time_utc"] == utc(start) for s in emitted_states(output))
+
+
 def test_companies_full_and_incremental_reads_return_exactly_the_ground_truth(emulator: Emulator) -> None:
     config = config_from(emulator, RANGE_START, window_days=7)
     with sync_starting_at(RANGE_END):
