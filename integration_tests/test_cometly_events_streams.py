@@ -169,6 +169,21 @@ def test_more_than_ten_event_names_go_in_groups_to_the_list_and_are_filtered_fro
     assert sorted(b["date"] for b in bodies) == [d.isoformat() for d in days] and all("event_names" not in b for b in bodies)
 
 
+def test_up_to_ten_event_names_are_sent_to_both_streams(emulator: Emulator, sleeps: SleepRecorder) -> None:
+    names = ["purchase", "custom_event_1"]
+    start, end = local_midnight(date(2025, 7, 2)), local_midnight(date(2025, 7, 4))
+    config = config_from(emulator, start, event_names=names)
+    with sync_starting_at(end):
+        listed = run_read(config, "cometly_events")
+        exported = run_read(config, "cometly_events_export")
+
+    assert records_by_id(listed) == {r["id"]: as_emitted(r) for r in events_truth(emulator, start, end, event_names=names)}
+    assert all(r.query_all["event_names[]"] == names for r in list_calls(emulator))
+    days = [date(2025, 7, 2), date(2025, 7, 3)]
+    assert records_by_id(exported) == {r["id"]: as_emitted(r) for r in export_days_truth(emulator, days, event_names=names)}
+    assert all(json.loads(r.body)["event_names"] == names for r in emulator.requests.matching("/events/exports", method="POST"))
+
+
 def test_export_one_job_per_local_day_across_dst_days_and_state_day_by_day_in_order(emulator: Emulator, sleeps: SleepRecorder) -> None:
     first_day, last_day = date(2024, 11, 1), date(2024, 11, 5)
     start = local_midnight(first_day) + timedelta(hours=5)  # a start_date within a day: that day is exported from it
@@ -310,8 +325,14 @@ def _events_truth_records(emu: Emulator) -> List[dict]:
     return [as_emitted(r) for r in events_truth(emu)]
 
 
+def ground_truth_config(emu: Emulator) -> dict:
+    """The config GROUND_TRUTH is for; run the read under sync_starting_at(RANGE_END)."""
+    return config_from(emu, RANGE_START)
+
+
 GROUND_TRUTH: Dict[str, Callable[[Emulator], List[dict]]] = {
-    # With start_date RANGE_START and the sync starting at RANGE_END.
+    # The records of a full read with ground_truth_config and the sync starting at RANGE_END (duplicates of the list's
+    # overlapping windows aside: compare by id).
     "cometly_events": _events_truth_records,
     "cometly_events_export": lambda emu: [as_emitted(r) for r in export_days_truth(emu, days_between(RANGE_START.astimezone(NEW_YORK).date(), (RANGE_END - timedelta(days=1)).astimezone(NEW_YORK).date()))],
     "cometly_companies": lambda emu: emu.cometly_companies_truth(local(RANGE_START), local(RANGE_END)),
@@ -336,3 +357,10 @@ def test_a_killed_events_or_companies_sync_resumed_from_its_last_state_loses_no_
         seen |= {key(record) for record in records}
     assert exit_code == 0
     assert seen == truth_of(emulator)
+
+
+@pytest.mark.parametrize("stream", list(GROUND_TRUTH))
+def test_a_full_read_returns_the_ground_truth(emulator: Emulator, sleeps: SleepRecorder, stream: str) -> None:
+    with sync_starting_at(RANGE_END):
+        output = run_read(ground_truth_config(emulator), stream)
+    assert records_by_id(output) == {r["id"]: r for r in GROUND_TRUTH[stream](emulator)}
