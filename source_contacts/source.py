@@ -3,9 +3,9 @@
 import logging
 import pickle
 import threading
+from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from datetime import datetime, timezone
 from typing import Any, Dict, Iterator, List, Mapping, Optional
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -14,6 +14,7 @@ from airbyte_cdk.models import AirbyteCatalog, AirbyteConnectionStatus, AirbyteM
 from airbyte_cdk.models import AirbyteLogMessage, AirbyteStreamStatus, ConfiguredAirbyteCatalog, FailureType, Level, Status, Type
 from airbyte_cdk.sources.declarative.checks import CheckStream
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
+from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_state_converter import DateTimeStreamStateConverter
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 import yaml
 from jsonschema import Draft7Validator
@@ -22,6 +23,7 @@ from jsonschema.exceptions import best_match
 from source_contacts.components.declared_options import undeclared_options
 from source_contacts.components.guarded_credentials import SYNC_CALLS
 from source_contacts.components.unreachable_hosts import why_host_unreachable
+from source_contacts.future_stamps import FutureStamps
 
 PROVIDER_SECTIONS = ("constant_contact", "constant_contact_v2", "cometly")
 # The provider each of the manifest's check streams stands for, named in check failures.
@@ -109,6 +111,11 @@ def describe_invalid_state(state: List[AirbyteStateMessage], cursor_fields: Mapp
                 return (
                     f"The state of stream {name} has {cursor_field} {value!r}, which is not an RFC 3339 date-time "
                     "(like 2024-01-01T00:00:00Z). Correct it in the state, or clear this stream's state so that it syncs from start_date again."
+                )
+            if datetime.fromisoformat(str(value).replace("Z", "+00:00")) > datetime.now(timezone.utc):
+                return (
+                    f"The state of stream {name} has {cursor_field} {value!r}, which is later than now: a sync from it would "
+                    "read nothing. Set it to a past date-time, or clear this stream's state so that it syncs from start_date again."
                 )
     return None
 
@@ -261,8 +268,10 @@ class SourceContacts(ConcurrentDeclarativeSource):
         if problem:
             raise _config_error(problem)
         SYNC_CALLS.start()
+        sync_start = DateTimeStreamStateConverter.get_end_provider()().strftime("%Y-%m-%dT%H:%M:%S")
+        future = FutureStamps(_stream_cursor_fields(self.resolved_manifest["streams"]), sync_start)
         for message in super().read(logger, config, catalog, state):
-            yield message
+            yield from future.checked(message)
             status = message.trace.stream_status if message.type == Type.TRACE and message.trace else None
             if status and status.status in (AirbyteStreamStatus.COMPLETE, AirbyteStreamStatus.INCOMPLETE):
                 summary = SYNC_CALLS.summary(status.stream_descriptor.name)

@@ -1,6 +1,7 @@
 """cc_contacts' opt-outs: after each window's pages, the contacts who opted out in it without being re-stamped."""
 
 from dataclasses import InitVar, dataclass
+from datetime import datetime, timedelta
 from typing import Any, Mapping, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -65,11 +66,12 @@ class OptOutsPagination(PaginationStrategy):
 
 
 def opt_outs_query(window_query: str) -> str:
-    """`/v3/contacts?...&updated_after=A&updated_before=B` -> the same path and query for the contacts who opted out
-    in [A, B) and were last updated before A: optout_after=A&optout_before=B&updated_before=A."""
+    """`/v3/contacts?...&updated_after=A-1s&updated_before=B` (the window [A, B) sent one second wider) -> the same path
+    and query for the contacts who opted out in it and were last updated before A:
+    optout_after=A-1s&optout_before=B&updated_before=A."""
     url = urlsplit(window_query)
     query = dict(parse_qsl(url.query))
-    start = query.pop("updated_after")
-    query.update(optout_after=start, optout_before=query["updated_before"], updated_before=start)
+    after = query.pop("updated_after")
+    start = (datetime.strptime(after, "%Y-%m-%dT%H:%M:%SZ") + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    query.update(optout_after=after, optout_before=query["updated_before"], updated_before=start)
     return f"{url.path}?{urlencode(query)}"
-

@@ -230,13 +230,14 @@ def _contacts_page(url: str, next_href: Optional[str] = None) -> requests.Respon
     return response
 
 
-WINDOW_QUERY = "https://api.cc.email/v3/contacts?limit=500&status=all&updated_after=2024-01-01T00%3A00%3A00Z&updated_before=2024-01-31T00%3A00%3A00Z"
+# The window [2024-01-01, 2024-01-31) as cc_contacts sends it, one second wider at its start.
+WINDOW_QUERY = "https://api.cc.email/v3/contacts?limit=500&status=all&updated_after=2023-12-31T23%3A59%3A59Z&updated_before=2024-01-31T00%3A00%3A00Z"
 
 
 def test_opt_outs_query_asks_for_the_window_s_opt_outs_last_updated_before_it() -> None:
     assert opt_outs_query(WINDOW_QUERY) == (
         "/v3/contacts?limit=500&status=all&updated_before=2024-01-01T00%3A00%3A00Z"
-        "&optout_after=2024-01-01T00%3A00%3A00Z&optout_before=2024-01-31T00%3A00%3A00Z"
+        "&optout_after=2023-12-31T23%3A59%3A59Z&optout_before=2024-01-31T00%3A00%3A00Z"
     )
 
 
