@@ -10,16 +10,19 @@ import requests
 from airbyte_cdk.sources.declarative.requesters.paginators.strategies.pagination_strategy import PaginationStrategy
 from airbyte_cdk.sources.types import Config, Record
 
+from source_contacts.components.repeat_refusing_pagination import SeenPages, page_key, refuse_repeats
 
-class _WindowQueryPage(str):
-    """A page link of one window's query; as a str it is the request path, and it remembers which query it pages."""
+
+class _WindowQueryPage(SeenPages):
+    """A page link of one window's query; as a str it is the request path, and it remembers which query it pages
+    (and, as every SeenPages, the pages read before it)."""
 
     window_query: str  # URL of the first page of the window's updated_at query
     opt_outs: bool  # whether this pages the window's opt-out query
 
     @classmethod
-    def of(cls, link: str, window_query: str, opt_outs: bool) -> "_WindowQueryPage":
-        page = cls(link)
+    def following(cls, stream: str, response: requests.Response, link: str, last: Any, window_query: str, opt_outs: bool) -> "_WindowQueryPage":
+        page = cls.of(link, refuse_repeats(stream, response, link, last, page_key(response.request.url)))
         page.window_query, page.opt_outs = window_query, opt_outs
         return page
 
@@ -40,6 +43,9 @@ class OptOutsPagination(PaginationStrategy):
     config: Config
     parameters: InitVar[Mapping[str, Any]]
 
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self._stream = parameters.get("name", "")
+
     @property
     def initial_token(self) -> Optional[Any]:
         return None
@@ -59,10 +65,10 @@ class OptOutsPagination(PaginationStrategy):
         opt_outs = getattr(last_page_token_value, "opt_outs", False)
         link = ((response.json().get("_links") or {}).get("next") or {}).get("href")
         if link:
-            return _WindowQueryPage.of(link, window_query, opt_outs)
+            return _WindowQueryPage.following(self._stream, response, link, last_page_token_value, window_query, opt_outs)
         if opt_outs:
             return None
-        return _WindowQueryPage.of(opt_outs_query(window_query), window_query, opt_outs=True)
+        return _WindowQueryPage.following(self._stream, response, opt_outs_query(window_query), last_page_token_value, window_query, opt_outs=True)
 
 
 def opt_outs_query(window_query: str) -> str:
