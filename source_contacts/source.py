@@ -15,6 +15,7 @@ from airbyte_cdk.models import AirbyteLogMessage, AirbyteStreamStatus, Configure
 from airbyte_cdk.sources.declarative.checks import CheckStream
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
 from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_state_converter import DateTimeStreamStateConverter
+from airbyte_cdk.utils.airbyte_secrets_utils import get_secret_paths
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 import yaml
 from jsonschema import Draft7Validator
@@ -62,6 +63,17 @@ def describe_invalid_config(config: Mapping[str, Any]) -> Optional[str]:
                 f"cometly.timezone '{cometly['timezone']}' is not an IANA time zone; "
                 "use your Cometly space's time zone, such as UTC or America/New_York."
             )
+    return None
+
+
+def describe_padded_secrets(config: Mapping[str, Any], spec: Mapping[str, Any]) -> Optional[str]:
+    """Which secret of `config` has whitespace around it (a pasted newline would go out in a header, and fail there)."""
+    for path in get_secret_paths(spec.get("properties", {})):
+        value: Any = config
+        for key in path:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        if isinstance(value, str) and value != value.strip():
+            return f"Config key {'.'.join(path)} has whitespace (a space or a line break) around its value: remove it."
     return None
 
 
@@ -188,7 +200,7 @@ class SourceContacts(ConcurrentDeclarativeSource):
         source = self._configured_for(config)
         if source is not self:
             return source.discover(logger, config)
-        problem = describe_invalid_config(config)
+        problem = describe_invalid_config(config) or describe_padded_secrets(config, self._spec())
         if problem:
             raise _config_error(problem)
         return super().discover(logger, config)
@@ -198,7 +210,7 @@ class SourceContacts(ConcurrentDeclarativeSource):
         source = self._configured_for(config)
         if source is not self:
             return source.check(logger, config)
-        problem = describe_invalid_config(config)
+        problem = describe_invalid_config(config) or describe_padded_secrets(config, self._spec())
         if problem:
             return AirbyteConnectionStatus(status=Status.FAILED, message=problem)
         streams = {stream.name: stream for stream in self.streams(config)}
@@ -236,10 +248,12 @@ class SourceContacts(ConcurrentDeclarativeSource):
         section, name = key.split(".")
         return (config.get(section) or {}).get(name, default)
 
+    def _spec(self) -> Mapping[str, Any]:
+        return self.resolved_manifest["spec"]["connection_specification"]
+
     def _spec_default(self, key: str) -> Any:
         section, name = key.split(".")
-        properties = self.resolved_manifest["spec"]["connection_specification"]["properties"]
-        return properties[section]["properties"][name].get("default")
+        return self._spec()["properties"][section]["properties"][name].get("default")
 
     @staticmethod
     def _describe_unknown_export_lists(contact_lists: Any, config: Mapping[str, Any]) -> Optional[str]:
@@ -264,7 +278,7 @@ class SourceContacts(ConcurrentDeclarativeSource):
         if source is not self:
             yield from source.read(logger, config, catalog, state)
             return
-        problem = describe_invalid_config(config) or describe_invalid_state(state or [], _stream_cursor_fields(self.resolved_manifest["streams"]))
+        problem = describe_invalid_config(config) or describe_padded_secrets(config, self._spec()) or describe_invalid_state(state or [], _stream_cursor_fields(self.resolved_manifest["streams"]))
         if problem:
             raise _config_error(problem)
         SYNC_CALLS.start()
