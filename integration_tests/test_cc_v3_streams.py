@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from airbyte_cdk.models import FailureType, SyncMode
 
 from emulator import Emulator
-from tests.support.builders import control_configs, emulator_v3_config, final_state, run_read, sorted_ids, state_for_next_read
+from tests.support.builders import control_configs, emulator_v3_config, final_state, run_read, second_before, sorted_ids, state_for_next_read
 
 
 def test_lists_and_contacts_match_the_ground_truth(emulator: Emulator, capsys) -> None:
@@ -138,17 +138,19 @@ def contacts_read_window_by_window(emulator: Emulator, start: str) -> list:
     updated_at windows tile the range from `start`, and that each window's updated query and opt-out query (opted
     out in the window, updated before it) were read to their last page, 500 a page."""
     requests = emulator.requests.matching("/v3/contacts")
+    # Each window [A, B) is sent one second wider at its start: updated_after=A-1s, updated_before=B.
     windows = sorted((r.query["updated_after"], r.query["updated_before"]) for r in requests if "updated_after" in r.query)
-    assert windows[0][0] == start and all(earlier[1] == later[0] for earlier, later in zip(windows, windows[1:]))
+    assert windows[0][0] == second_before(start) and all(second_before(earlier[1]) == later[0] for earlier, later in zip(windows, windows[1:]))
     opt_outs = [r.query for r in requests if "optout_after" in r.query]
     assert sorted((q["optout_after"], q["optout_before"]) for q in opt_outs) == windows
-    assert all(q["updated_before"] == q["optout_after"] for q in opt_outs)
+    assert all(second_before(q["updated_before"]) == q["optout_after"] for q in opt_outs)
 
     read, pages = [], 0
-    for after, before in windows:
+    for after, before in windows:  # as the emulator reads them by default: `after` inclusive, `before` exclusive
         updated = [c for c in emulator.data.cc_v3_contacts if after <= c["updated_at"] < before]
+        window_start = [q["updated_before"] for q in opt_outs if q["optout_after"] == after][0]
         opted_out = [c for c in emulator.data.cc_v3_contacts
-                     if after <= (c["email_address"].get("opt_out_date") or "") < before and c["updated_at"] < after]
+                     if after <= (c["email_address"].get("opt_out_date") or "") < before and c["updated_at"] < window_start]
         read += [c["contact_id"] for c in updated + opted_out]
         pages += max(1, -(-len(updated) // 500)) + max(1, -(-len(opted_out) // 500))
     assert len(requests) == pages

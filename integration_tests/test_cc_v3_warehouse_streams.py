@@ -6,7 +6,7 @@ import pytest
 from airbyte_cdk.models import SyncMode
 
 from emulator import Emulator
-from tests.support.builders import emulator_v3_config, final_state, run_read, sorted_ids, state_for_next_read
+from tests.support.builders import emulator_v3_config, final_state, run_read, second_before, sorted_ids, state_for_next_read
 
 PRIMARY_KEYS = {"cc_contact_custom_fields": "custom_field_id", "cc_contact_tags": "tag_id", "cc_segments": "segment_id",
                 "cc_email_campaigns": "campaign_id", "cc_email_campaign_summaries": "campaign_id"}
@@ -56,7 +56,7 @@ def test_campaigns_include_the_removed_ones_and_summaries_only_sent_campaigns(em
     assert sum(s == "Removed" for s in status.values()) == sum(c["current_status"] == "Removed" for c in emulator.data.cc_v3_campaigns) > 0
     assert {status[r.record.data["campaign_id"]] for r in summaries.records} == {"Done", "Removed"}
     # The first request asks for campaigns updated since start_date; the next pages carry it in their cursor.
-    assert [r.query for r in emulator.requests.matching("/v3/emails")][0] == {"limit": "500", "after_date": "2024-01-01T00:00:00Z"}
+    assert [r.query for r in emulator.requests.matching("/v3/emails")][0] == {"limit": "500", "after_date": "2023-12-31T23:59:59Z"}
 
 
 def _second(stamp: str) -> str:
@@ -103,7 +103,7 @@ def test_a_campaign_deleted_after_a_read_comes_back_removed_in_the_next(emulator
     second = run_read(config, "cc_email_campaigns", SyncMode.incremental, state=state_for_next_read(first))
 
     [request] = emulator.requests.matching("/v3/emails")
-    assert request.query == {"limit": "500", "after_date": final_state(first)["updated_at"]}
+    assert request.query == {"limit": "500", "after_date": second_before(final_state(first)["updated_at"])}
     removed = [r.record.data for r in second.records if r.record.data["campaign_id"] == live["campaign_id"]]
     assert removed == [{**live, "current_status": "Removed"}]
 

@@ -308,7 +308,7 @@ def test_export_killed_after_day_12_resumes_at_day_13_and_never_exports_a_finish
     day_12_newest = max(r["event_time_utc"] for r in emulator.cometly_events_export_truth(days[11].isoformat()))
 
     env = fast_budget(tmp_path)
-    records, state, exit_code = run_until_killed(config, "cometly_events_export", None, tmp_path, None, day_12_newest, env)
+    records, state, exit_code = run_until_killed(config, "cometly_events_export", None, tmp_path, None, kill_at_state=day_12_newest, env=env)
     assert exit_code == -9 and state["stream"]["stream_state"] == {"event_time_utc": day_12_newest}
     created_before = len(emulator.requests.matching("/events/exports", method="POST"))
 

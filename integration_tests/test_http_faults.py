@@ -24,7 +24,8 @@ ATTEMPTS = 9  # a request and its 8 retries
 
 
 # cc_contacts reads 30-day windows from start_date; this one is the second.
-SECOND_WINDOW = ("2024-01-31T00:00:00Z", "2024-03-01T00:00:00Z")
+# cc_contacts sends a window one second wider at its start.
+SECOND_WINDOW = ("2024-01-30T23:59:59Z", "2024-03-01T00:00:00Z")
 
 
 def not_json_failure(stream: str, url: str) -> str:

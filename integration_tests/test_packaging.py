@@ -157,10 +157,10 @@ def test_metadata_test_suites_are_the_ones_that_run_here_without_secrets() -> No
 
 def test_max_seconds_between_messages_outlasts_every_attempt_of_an_export_job() -> None:
     """Only RECORD and STATE messages are heartbeats, and an export's records come after its job: the limit must
-    outlast every attempt the connector gives a job (polling_job_timeout minutes each, 3 attempts) plus one
+    outlast every attempt the connector gives a job (job_timeout_minutes each, 3 attempts) plus one
     10-minute wait (the longest Retry-After or budget wait the connector accepts)."""
     manifest = (REPO / "source_contacts" / "manifest.yaml").read_text()
-    timeouts = {int(minutes) for minutes in re.findall(r"polling_job_timeout: (\d+)", manifest)}
+    timeouts = {int(minutes) for minutes in re.findall(r"job_timeout_minutes: (\d+)", manifest)}
     assert timeouts, "no export job timeout found in the manifest"
     attempts = 3  # the CDK's default job_max_retry; the manifest sets none
     assert "job_max_retry" not in manifest

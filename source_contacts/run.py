@@ -1,15 +1,17 @@
 """Console entry point: the CDK's `launch`, with secrets masked in every message the connector prints."""
 
+import json
 import logging
 import re
 import sys
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, List, Mapping, Optional
+from urllib.parse import quote, quote_plus
 
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.logger import PRINT_BUFFER, AirbyteLogFormatter
 from airbyte_cdk.models import AirbyteMessage, ConnectorSpecification, FailureType, Type
 from airbyte_cdk.sources.utils.schema_helpers import split_config
-from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
+from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets, filter_secrets, get_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_contacts.source import SourceContacts, describe_spec_violation
@@ -23,6 +25,13 @@ def without_signing_values(text: str) -> str:
     """`text` with the value of every URL signing parameter replaced by ****: a presigned download URL is a credential,
     and the job status that hands it out is printed (--debug) before the connector could register it as a secret."""
     return _SIGNING_VALUE.sub(r"\1****", text)
+
+
+def secret_forms(secret: str) -> List[str]:
+    """The forms a secret takes in a printed line besides itself: JSON-escaped (a trailing newline printed as `\\n`),
+    URL-encoded (v2's api_key in a query), and without the whitespace around it."""
+    forms = {json.dumps(secret)[1:-1], quote(secret, safe=""), quote_plus(secret), quote(secret), secret.strip()}
+    return sorted((form for form in forms if form and form != secret), key=len, reverse=True)
 
 
 def _filtered(text: Optional[str]) -> Optional[str]:
@@ -71,6 +80,15 @@ class MaskingEntrypoint(AirbyteEntrypoint):
 
     def read(self, *args: Any) -> Iterable[AirbyteMessage]:
         return map(masked, super().read(*args))
+
+    @staticmethod
+    def set_up_secret_filter(config: Any, connection_specification: Mapping[str, Any]) -> None:
+        """The CDK's secret filter, with every form of each secret (the CDK registers each as it is)."""
+        AirbyteEntrypoint.set_up_secret_filter(config, connection_specification)
+        for secret in get_secrets(connection_specification, config):
+            if isinstance(secret, str):
+                for form in secret_forms(secret):
+                    add_to_secrets(form)
 
     @staticmethod
     def validate_connection(source_spec: ConnectorSpecification, config: Any) -> None:

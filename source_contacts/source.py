@@ -3,9 +3,9 @@
 import logging
 import pickle
 import threading
+from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from datetime import datetime, timezone
 from typing import Any, Dict, Iterator, List, Mapping, Optional
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -14,6 +14,8 @@ from airbyte_cdk.models import AirbyteCatalog, AirbyteConnectionStatus, AirbyteM
 from airbyte_cdk.models import AirbyteLogMessage, AirbyteStreamStatus, ConfiguredAirbyteCatalog, FailureType, Level, Status, Type
 from airbyte_cdk.sources.declarative.checks import CheckStream
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
+from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_state_converter import DateTimeStreamStateConverter
+from airbyte_cdk.utils.airbyte_secrets_utils import get_secret_paths
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 import yaml
 from jsonschema import Draft7Validator
@@ -22,6 +24,7 @@ from jsonschema.exceptions import best_match
 from source_contacts.components.declared_options import undeclared_options
 from source_contacts.components.guarded_credentials import SYNC_CALLS
 from source_contacts.components.unreachable_hosts import why_host_unreachable
+from source_contacts.future_stamps import FutureStamps
 
 PROVIDER_SECTIONS = ("constant_contact", "constant_contact_v2", "cometly")
 # The provider each of the manifest's check streams stands for, named in check failures.
@@ -60,6 +63,17 @@ def describe_invalid_config(config: Mapping[str, Any]) -> Optional[str]:
                 f"cometly.timezone '{cometly['timezone']}' is not an IANA time zone; "
                 "use your Cometly space's time zone, such as UTC or America/New_York."
             )
+    return None
+
+
+def describe_padded_secrets(config: Mapping[str, Any], spec: Mapping[str, Any]) -> Optional[str]:
+    """Which secret of `config` has whitespace around it (a pasted newline would go out in a header, and fail there)."""
+    for path in get_secret_paths(spec.get("properties", {})):
+        value: Any = config
+        for key in path:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        if isinstance(value, str) and value != value.strip():
+            return f"Config key {'.'.join(path)} has whitespace (a space or a line break) around its value: remove it."
     return None
 
 
@@ -109,6 +123,11 @@ def describe_invalid_state(state: List[AirbyteStateMessage], cursor_fields: Mapp
                 return (
                     f"The state of stream {name} has {cursor_field} {value!r}, which is not an RFC 3339 date-time "
                     "(like 2024-01-01T00:00:00Z). Correct it in the state, or clear this stream's state so that it syncs from start_date again."
+                )
+            if datetime.fromisoformat(str(value).replace("Z", "+00:00")) > datetime.now(timezone.utc):
+                return (
+                    f"The state of stream {name} has {cursor_field} {value!r}, which is later than now: a sync from it would "
+                    "read nothing. Set it to a past date-time, or clear this stream's state so that it syncs from start_date again."
                 )
     return None
 
@@ -181,7 +200,7 @@ class SourceContacts(ConcurrentDeclarativeSource):
         source = self._configured_for(config)
         if source is not self:
             return source.discover(logger, config)
-        problem = describe_invalid_config(config)
+        problem = describe_invalid_config(config) or describe_padded_secrets(config, self._spec())
         if problem:
             raise _config_error(problem)
         return super().discover(logger, config)
@@ -191,7 +210,7 @@ class SourceContacts(ConcurrentDeclarativeSource):
         source = self._configured_for(config)
         if source is not self:
             return source.check(logger, config)
-        problem = describe_invalid_config(config)
+        problem = describe_invalid_config(config) or describe_padded_secrets(config, self._spec())
         if problem:
             return AirbyteConnectionStatus(status=Status.FAILED, message=problem)
         streams = {stream.name: stream for stream in self.streams(config)}
@@ -229,10 +248,12 @@ class SourceContacts(ConcurrentDeclarativeSource):
         section, name = key.split(".")
         return (config.get(section) or {}).get(name, default)
 
+    def _spec(self) -> Mapping[str, Any]:
+        return self.resolved_manifest["spec"]["connection_specification"]
+
     def _spec_default(self, key: str) -> Any:
         section, name = key.split(".")
-        properties = self.resolved_manifest["spec"]["connection_specification"]["properties"]
-        return properties[section]["properties"][name].get("default")
+        return self._spec()["properties"][section]["properties"][name].get("default")
 
     @staticmethod
     def _describe_unknown_export_lists(contact_lists: Any, config: Mapping[str, Any]) -> Optional[str]:
@@ -257,12 +278,14 @@ class SourceContacts(ConcurrentDeclarativeSource):
         if source is not self:
             yield from source.read(logger, config, catalog, state)
             return
-        problem = describe_invalid_config(config) or describe_invalid_state(state or [], _stream_cursor_fields(self.resolved_manifest["streams"]))
+        problem = describe_invalid_config(config) or describe_padded_secrets(config, self._spec()) or describe_invalid_state(state or [], _stream_cursor_fields(self.resolved_manifest["streams"]))
         if problem:
             raise _config_error(problem)
         SYNC_CALLS.start()
+        sync_start = DateTimeStreamStateConverter.get_end_provider()().strftime("%Y-%m-%dT%H:%M:%S")
+        future = FutureStamps(_stream_cursor_fields(self.resolved_manifest["streams"]), sync_start)
         for message in super().read(logger, config, catalog, state):
-            yield message
+            yield from future.checked(message)
             status = message.trace.stream_status if message.type == Type.TRACE and message.trace else None
             if status and status.status in (AirbyteStreamStatus.COMPLETE, AirbyteStreamStatus.INCOMPLETE):
                 summary = SYNC_CALLS.summary(status.stream_descriptor.name)

@@ -2,6 +2,7 @@
 sub-resources, then its opt-outs; `_links.next.href` pages in both queries; state per closed window; waits on 429/5xx."""
 
 import json
+from datetime import datetime, timedelta
 from typing import List, Optional
 
 import pytest
@@ -22,12 +23,18 @@ WINDOWS = [("2024-01-01T00:00:00Z", "2024-01-31T00:00:00Z"), ("2024-01-31T00:00:
 pytestmark = pytest.mark.usefixtures("sync_started_at")
 
 
+def _second_before(stamp: str) -> str:
+    return (datetime.fromisoformat(stamp.replace("Z", "+00:00")) - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _updated(after: str, before: str) -> HttpRequest:
-    return HttpRequest(f"{V3_URL}/contacts", query_params={**QUERY, "updated_after": after, "updated_before": before}, headers=AUTH)
+    """The window [after, before) as sent: one second earlier, since the docs do not say whether `after` is inclusive."""
+    params = {**QUERY, "updated_after": _second_before(after), "updated_before": before}
+    return HttpRequest(f"{V3_URL}/contacts", query_params=params, headers=AUTH)
 
 
 def _opted_out(after: str, before: str) -> HttpRequest:
-    params = {**QUERY, "optout_after": after, "optout_before": before, "updated_before": after}
+    params = {**QUERY, "optout_after": _second_before(after), "optout_before": before, "updated_before": after}
     return HttpRequest(f"{V3_URL}/contacts", query_params=params, headers=AUTH)
 
 
@@ -65,7 +72,7 @@ def test_each_window_reads_its_updated_contacts_then_its_opt_outs_following_next
 
         output = run_read(v3_access_token_config(), STREAM)
 
-        first_window = [r.url for r in http_mocker.sent("GET", f"{V3_URL}/contacts") if "2024-01-01T00" in r.url or "cursor" in r.url]
+        first_window = [r.url for r in http_mocker.sent("GET", f"{V3_URL}/contacts") if "2023-12-31T23" in r.url or "cursor" in r.url]
     assert _ids(output) == ["c1", "c2", "o1", "o2"]
     # Within a window the opt-out query comes after the last page of the updated query.
     assert [("cursor=u1" in u, "updated_after" in u, "optout_after" in u, "cursor=o1" in u) for u in first_window] == [

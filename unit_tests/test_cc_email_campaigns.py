@@ -27,7 +27,7 @@ def test_full_refresh_starts_at_start_date_and_keeps_removed_campaigns() -> None
              "_links": {"next": {"href": "/v3/emails?cursor=emails-2"}}}
     second = {"campaigns": [_campaign("e-1", "Draft", "2024-03-01T00:00:00.000Z")]}
     with StrictHttpMocker() as http_mocker:
-        http_mocker.get(_first_page("2024-01-01T00:00:00Z"), HttpResponse(json.dumps(first), 200))
+        http_mocker.get(_first_page("2023-12-31T23:59:59Z"), HttpResponse(json.dumps(first), 200))
         http_mocker.get(HttpRequest(f"{V3_URL}/emails", query_params={"cursor": "emails-2"}, headers=AUTH), HttpResponse(json.dumps(second), 200))
 
         output = run_read(v3_access_token_config(), STREAM)
@@ -40,7 +40,8 @@ def test_incremental_sends_the_state_as_after_date_and_saves_the_newest_only_aft
     first = {"campaigns": [_campaign("e-9", "Done", "2025-06-01T12:30:00.250Z")], "_links": {"next": {"href": "/v3/emails?cursor=emails-2"}}}
     second = {"campaigns": [_campaign("e-3", "Removed", "2025-05-01T10:00:00.000Z")]}
     with StrictHttpMocker() as http_mocker:
-        http_mocker.get(_first_page("2025-05-01T10:00:00Z"), HttpResponse(json.dumps(first), 200))
+        # One second before the state: the docs do not say whether after_date is inclusive.
+        http_mocker.get(_first_page("2025-05-01T09:59:59Z"), HttpResponse(json.dumps(first), 200))
         http_mocker.get(HttpRequest(f"{V3_URL}/emails", query_params={"cursor": "emails-2"}, headers=AUTH), HttpResponse(json.dumps(second), 200))
 
         output = run_read(v3_access_token_config(), STREAM, SyncMode.incremental, state=state)

@@ -70,6 +70,7 @@ class AdaptiveWindowRetriever(Retriever):
         self._turn = threading.Condition()
         self._frontier: Optional[datetime] = None  # where the next window starts
         self._reading = False  # a window is being read: the next one waits for its size
+        self._failed = False  # a window failed: no other is read, they would fail the same way
 
     def read_records(self, records_schema: Mapping[str, Any], stream_slice: Optional[StreamSlice] = None) -> Iterable[StreamData]:
         window = self._plan(stream_slice) if stream_slice is not None else None
@@ -98,6 +99,8 @@ class AdaptiveWindowRetriever(Retriever):
         start = _parse(day.cursor_slice["start_time"])
         waited = 0.0
         with self._turn:
+            if self._failed:
+                return None  # the stream ends with the window that failed; its state stays before it
             if self._frontier is None:
                 first = next(iter(self.cursor.stream_slices()), None) if self.cursor is not None else None
                 self._frontier = _parse(first.cursor_slice["start_time"]) if first is not None else start
@@ -106,6 +109,8 @@ class AdaptiveWindowRetriever(Retriever):
                     return None
                 if start == self._frontier and not self._reading:
                     break
+                if self._failed:
+                    return None
                 if waited >= self.LONGEST_WAIT_SECONDS:
                     raise RuntimeError(f"Stream {self.name}: the window before {day.cursor_slice['start_time']} was not read in {waited:.0f} s")
                 self._turn.wait(timeout=1.0)
@@ -126,6 +131,7 @@ class AdaptiveWindowRetriever(Retriever):
         with self._turn:
             if records is not None:
                 self._next_days = self.next_length(days, records)
+            self._failed = self._failed or records is None
             self._reading = False
             self._turn.notify_all()
 

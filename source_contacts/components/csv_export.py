@@ -75,6 +75,8 @@ class CsvExportDecoder(Decoder):
     datetime_fields, date_fields: field names whose values are normalized.
     standard_fields: the documented fields; with them, every other column is custom: {label: value} in
       `custom_fields`. Without them every column is a field.
+    key_fields: fields a file must have a column for (the primary key): a renamed or localized label fails the stream
+      instead of stripping the key from every record.
     """
 
     parameters: InitVar[Mapping[str, Any]]
@@ -83,6 +85,7 @@ class CsvExportDecoder(Decoder):
     datetime_fields: List[str] = field(default_factory=list)
     date_fields: List[str] = field(default_factory=list)
     standard_fields: List[str] = field(default_factory=list)
+    key_fields: List[str] = field(default_factory=list)
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         self._stream = parameters.get("name", "")
@@ -91,11 +94,12 @@ class CsvExportDecoder(Decoder):
     def is_stream_response(self) -> bool:
         return True
 
-    def columns(self, header: List[str]) -> Tuple[List[Hashable], List[Tuple[Hashable, str]]]:
-        """The record key of each column, and the (key, label) of the custom ones.
+    def columns(self, header: List[str], source: str = "") -> Tuple[List[Hashable], List[Tuple[Hashable, str]]]:
+        """The record key of each column, and the (key, label) of the custom ones; a header without a `key_fields`
+        column, or with two columns for one field (or two custom columns of one label), fails naming the column.
 
-        A field's key is its name: the label as `labels` maps it, else in snake_case, ` - <type>` dropped; a name
-        two labels share keeps the later label's type, so no column is lost. A custom column's key is a tuple
+        A field's key is its name: the label as `labels` maps it, else in snake_case, ` - <type>` dropped (a second
+        column of the name, of another type, keeps its type: `phone_number_work`). A custom column's key is a tuple
         holding its label (never a field name), moved into `custom_fields` per row.
         """
         keys: List[Hashable] = []
@@ -103,13 +107,18 @@ class CsvExportDecoder(Decoder):
         for label in header:
             base, _, kind = label.rpartition(" - ") if self.type_suffix and " - " in label else (label, "", "")
             name = self._labels.get(snake_case(base)) or snake_case(base)
-            if self.standard_fields and name not in self.standard_fields:
-                keys.append((label,))
-                custom.append((keys[-1], label))
-                continue
-            if name in keys:
-                name = f"{name}_{snake_case(kind or str(len(keys)))}"
-            keys.append(name)
+            key: Hashable = (label,) if self.standard_fields and name not in self.standard_fields else name
+            if key in keys and kind and isinstance(key, str):
+                key = f"{name}_{snake_case(kind)}"  # `Phone number - home` and `- work`: one column each
+            if key in keys:
+                taken = header[keys.index(key)]
+                raise self._error(f"its columns '{taken}' and '{label}' both hold {name if isinstance(key, str) else 'the custom field ' + repr(label)}; one would be lost", source)
+            keys.append(key)
+            if isinstance(key, tuple):
+                custom.append((key, label))
+        missing = [name for name in self.key_fields if name not in keys]
+        if missing:
+            raise self._error(f"it has no column for {', '.join(missing)}, the records' primary key (its header: {', '.join(header)})", source)
         return keys, custom
 
     def decode(self, response: requests.Response) -> Iterator[MutableMapping[str, Any]]:  # type: ignore[override]
@@ -131,7 +140,7 @@ class CsvExportDecoder(Decoder):
         header = next(reader, None)
         if not header:
             return 0  # an empty export has no header: 0 records
-        keys, custom = self.columns(header)
+        keys, custom = self.columns(header, source)
         width = len(keys)
         datetimes = [(i, to_rfc3339, "date-time") for i, key in enumerate(keys) if key in self.datetime_fields]
         dates = [(i, to_date, "date") for i, key in enumerate(keys) if key in self.date_fields]

@@ -1,9 +1,10 @@
 """Gzip NDJSON export files decoded line by line; a line that is not a JSON object fails the stream naming it."""
 
 import gzip
+import logging
 import zlib
 from dataclasses import InitVar, dataclass, field
-from typing import Any, List, Mapping, Optional
+from typing import IO, Any, List, Mapping, Optional
 
 import orjson
 import requests
@@ -13,6 +14,8 @@ from airbyte_cdk.sources.declarative.decoders.decoder import DECODER_OUTPUT_TYPE
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_contacts.components.datetimes import to_rfc3339
+
+LOGGER = logging.getLogger("airbyte")
 
 
 class ExportFileError(AirbyteTracedException):
@@ -24,7 +27,7 @@ class GzipNdjsonDecoder(Decoder):
     """Decodes a gzip NDJSON body line by line with orjson, never holding the file in memory.
 
     The CDK's JsonLineParser skips malformed lines with a warning; here every line must be a JSON object,
-    else the sync fails naming the line (the slice is added by the record filter). Empty files are 0 records.
+    else the sync fails naming the line (the slice is added by the record filter). A plain NDJSON file is read too.
     datetime_fields: fields whose values must be UTC RFC 3339 ending in `Z`; any other date-time is converted.
     """
 
@@ -42,7 +45,7 @@ class GzipNdjsonDecoder(Decoder):
         datetimes = self.datetime_fields
         line_no = 0
         try:
-            with gzip.GzipFile(fileobj=response.raw, mode="rb") as lines:
+            with self._lines(response.raw) as lines:
                 for line_no, line in enumerate(lines, start=1):
                     if line.isspace():
                         continue
@@ -61,6 +64,15 @@ class GzipNdjsonDecoder(Decoder):
             raise self._error(f"the export file is truncated or corrupt after line {line_no} ({error})") from error
         finally:
             response.close()
+
+    def _lines(self, body: IO[bytes]) -> IO[bytes]:
+        """The file's lines: gunzipped, or as they are when the file is plain NDJSON (said in a warning)."""
+        start = body.read(64).lstrip()[:1]
+        body.seek(0)
+        if start != b"{":
+            return gzip.GzipFile(fileobj=body, mode="rb")  # type: ignore[return-value]
+        LOGGER.warning(f"Stream {self._stream}: the export file is plain NDJSON, not gzip as the API documents; it is read as it is.")
+        return body
 
     def _utc(self, value: str, name: str, line_no: int) -> Optional[str]:
         try:

@@ -120,12 +120,16 @@ class SpooledDownloadRequester(HttpRequester):
         try:
             with response:  # gives the connection back, whatever happens
                 for chunk in response.raw.stream(_DOWNLOAD_CHUNK, decode_content=not self.gzip_file):
+                    if gzip_end and not spool.tell() and chunk.lstrip()[:1] == b"{":
+                        gzip_end = None  # plain NDJSON, not gzip: the decoder reads it as it is, and says so
                     spool.write(chunk)
                     if gzip_end:
                         gzip_end.feed(chunk)
                 length, received = response.headers.get("Content-Length"), response.raw.tell()
             if length is not None and received != int(length):
                 raise _CutShort(f"{received} of {length} bytes")
+            if self.gzip_file and not received:
+                raise _CutShort("an empty body where a gzip file is due (a gzip file is never 0 bytes)")
             if gzip_end:
                 gzip_end.check()
         except BaseException:

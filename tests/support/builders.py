@@ -2,6 +2,7 @@
 
 import copy
 import json
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, List, Mapping, Optional, Type
 
@@ -89,6 +90,12 @@ def run_read(
     configured = catalog(stream, sync_mode)
     source = SourceContacts(catalog=configured, config=config, state=state)
     return read(source, config, configured, state, expecting_exception=expecting_exception)
+
+
+def second_before(stamp: str) -> str:
+    """`2024-01-01T00:00:00Z` -> `2023-12-31T23:59:59Z`: a bound sent one second wide where the docs do not say whether
+    it is inclusive."""
+    return (datetime.fromisoformat(stamp.replace("Z", "+00:00")) - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def stream_state(stream: str, state: Mapping[str, Any]) -> list:

@@ -319,3 +319,10 @@ def test_date_times_not_in_utc_become_utc_ending_in_z_and_those_in_utc_are_left_
         "Stream cometly_contacts_export: line 1 of the export file: created_at 'yesterday' is not a date-time. "
         "The other windows are still read, then the stream fails with its state before this window."
     )
+
+
+def test_a_plain_ndjson_file_is_read_and_said_to_be_plain(caplog: pytest.LogCaptureFixture) -> None:
+    body = b'{"id": 1, "created_at": "2024-01-01T00:00:00Z"}\n{"id": 2, "created_at": "2024-01-02T00:00:00Z"}\n'
+    records = list(GzipNdjsonDecoder(parameters={"name": "cometly_contacts_export"}).decode(_gzip_response(body)))
+    assert [r["id"] for r in records] == [1, 2]
+    assert "Stream cometly_contacts_export: the export file is plain NDJSON, not gzip as the API documents" in caplog.text

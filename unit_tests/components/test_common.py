@@ -201,9 +201,17 @@ def test_a_gzip_file_without_its_trailer_is_downloaded_again_then_fails_naming_t
     assert raised.value.message.endswith(f"_CutShort: the gzip file ends without its trailer after line {complete_lines}.")
 
 
-def test_a_gzip_file_of_several_members_or_none_is_whole() -> None:
+def test_a_gzip_file_of_several_members_is_whole() -> None:
     two_members = gzip.compress(b'{"id":1}\n') + gzip.compress(b'{"id":2}\n')
     with requests_mock.Mocker() as mocker:
-        mocker.get(FILE, [{"content": two_members}, {"content": b""}])
+        mocker.get(FILE, [{"content": two_members}])
         assert _spooler(gzip_file=True).send_request(stream_slice=_download_slice({})).raw.read() == two_members
-        assert _spooler(gzip_file=True).send_request(stream_slice=_download_slice({})).raw.read() == b""
+
+
+def test_an_empty_body_where_a_gzip_file_is_due_is_an_incomplete_download(sleeps: SleepRecorder) -> None:
+    with requests_mock.Mocker() as mocker:
+        mocker.get(FILE, [{"content": b""}, {"content": b""}, {"content": b""}])
+        with pytest.raises(AirbyteTracedException) as error:
+            _spooler(gzip_file=True).send_request(stream_slice=_download_slice({}))
+    assert "arrived incomplete 3 times; the last time: _CutShort: an empty body where a gzip file is due" in error.value.message
+    assert mocker.call_count == 3

@@ -230,13 +230,14 @@ def _contacts_page(url: str, next_href: Optional[str] = None) -> requests.Respon
     return response
 
 
-WINDOW_QUERY = "https://api.cc.email/v3/contacts?limit=500&status=all&updated_after=2024-01-01T00%3A00%3A00Z&updated_before=2024-01-31T00%3A00%3A00Z"
+# The window [2024-01-01, 2024-01-31) as cc_contacts sends it, one second wider at its start.
+WINDOW_QUERY = "https://api.cc.email/v3/contacts?limit=500&status=all&updated_after=2023-12-31T23%3A59%3A59Z&updated_before=2024-01-31T00%3A00%3A00Z"
 
 
 def test_opt_outs_query_asks_for_the_window_s_opt_outs_last_updated_before_it() -> None:
     assert opt_outs_query(WINDOW_QUERY) == (
         "/v3/contacts?limit=500&status=all&updated_before=2024-01-01T00%3A00%3A00Z"
-        "&optout_after=2024-01-01T00%3A00%3A00Z&optout_before=2024-01-31T00%3A00%3A00Z"
+        "&optout_after=2023-12-31T23%3A59%3A59Z&optout_before=2024-01-31T00%3A00%3A00Z"
     )
 
 
@@ -278,3 +279,20 @@ def test_the_fallback_cursor_for_lists_not_in_state_is_dropped_and_the_rest_kept
 )
 def test_states_without_a_fallback_cursor_or_relying_on_it_are_left_alone(state: dict) -> None:
     assert not FirstSeenListsStartAtStartDate(config={}, parameters={}).should_migrate(state)
+
+
+def test_a_file_without_its_primary_key_column_fails_naming_the_column() -> None:
+    decoder = CsvExportDecoder(parameters={"name": "cc_contacts_export"}, labels={"Email address": "email_address"},
+                               type_suffix=True, key_fields=["email_address"])
+    with pytest.raises(CsvExportError) as error:
+        list(decoder.decode(_response("First name,E-Mail-Adresse - other\r\nZoë,z@example.com\r\n".encode())))
+    assert error.value.message == (
+        "Stream cc_contacts_export: the export file https://files.example.com/x.csv is broken: it has no column for "
+        "email_address, the records' primary key (its header: First name, E-Mail-Adresse - other)."
+    )
+
+
+def test_two_custom_columns_of_one_label_fail_naming_it() -> None:
+    with pytest.raises(CsvExportError) as error:
+        _v3_every_field().columns(["Email address - other", "Favorite Color", "Favorite Color"], "file.csv")
+    assert "its columns 'Favorite Color' and 'Favorite Color' both hold the custom field 'Favorite Color'; one would be lost" in error.value.message

@@ -2,7 +2,7 @@
 times out too) and failures that name the stream and slice, by the orchestrator's behaviour on scripted jobs."""
 
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable, List, Mapping, Tuple
+from typing import Callable, Iterable, List, Mapping
 from unittest.mock import MagicMock
 
 import pytest
