@@ -6,9 +6,8 @@ The minimum each stream needs:
 - cometly_events_export: one job per local day, 90 jobs at 5 a minute: 18 minutes (at most 5 jobs run at once, so
   on a clock faster than the jobs a batch waits for the one before);
 - cometly_events: 200,000 / 4,000 = 50 pages at 7 a minute: a little over 7 minutes (plus the sparse first window).
-The connector's api_budget is scaled like the emulator's clock: the package is copied into the work folder with its
-manifest's intervals scaled, and that copy comes first on the connector's PYTHONPATH (the manifest is read from the
-package). Not wired into benchmarks/__main__.py.
+The connector's api_budget is scaled like the emulator's clock (first_sync.scaled_manifest: a package copy first on
+PYTHONPATH). Not wired into benchmarks/__main__.py.
 """
 
 from __future__ import annotations
@@ -16,18 +15,14 @@ from __future__ import annotations
 import json
 import math
 import random
-import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 from zoneinfo import ZoneInfo
 
-import yaml
-from isodate import duration_isoformat, parse_duration
-
+from benchmarks.first_sync import scaled_manifest
 from emulator import Emulator
 
-ROOT = Path(__file__).resolve().parent.parent
 STREAMS = ["cometly_events", "cometly_events_export"]
 EVENTS = 200_000
 DAYS = 90
@@ -50,19 +45,6 @@ def build_emulator(events: int = EVENTS, days: int = DAYS, seed: int = 7) -> tup
     for offset in sorted(rng.randrange(span) for _ in range(events)):
         emu.add_cometly_events(1, at=first + timedelta(seconds=offset))
     return emu, first, last
-
-
-def scaled_package(folder: Path, period: float) -> Path:
-    """A copy of the connector package whose api_budget intervals are scaled by period / 60; returns its parent."""
-    target = folder / "scaled" / "source_contacts"
-    shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(ROOT / "source_contacts", target, ignore=shutil.ignore_patterns("__pycache__"))
-    manifest = yaml.safe_load((target / "manifest.yaml").read_text())
-    for policy in manifest["api_budget"]["policies"]:
-        for rate in policy["rates"]:
-            rate["interval"] = duration_isoformat(parse_duration(rate["interval"]) * (period / 60))
-    (target / "manifest.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
-    return target.parent
 
 
 def calls(emu: Emulator) -> tuple[dict, dict]:
@@ -92,7 +74,7 @@ def run(period: float, measure: Callable[..., dict], connector: str, work: Path,
     emu.faults.enforce_rate_limits = True
     emu.faults.rate_limit_period = period
     emu.faults.job_seconds = JOB_SECONDS
-    pythonpath = scaled_package(work, period)
+    cwd = scaled_manifest(work, period)
     rows = []
     with emu:
         cometly = {key: emu.config()["cometly"][key] for key in ("api_key", "api_url", "timezone")}
@@ -103,8 +85,7 @@ def run(period: float, measure: Callable[..., dict], connector: str, work: Path,
             configured = work / f"events-first-sync.{stream}.catalog.json"
             configured.write_text(json.dumps({"streams": [{"stream": catalog[stream], "sync_mode": "full_refresh",
                                                            "destination_sync_mode": "overwrite"}]}))
-            command = ["env", f"PYTHONPATH={pythonpath}", connector, "read", "--config", str(config), "--catalog", str(configured)]
-            result = measure(command)
+            result = measure([connector, "read", "--config", str(config), "--catalog", str(configured)], cwd=cwd)
             answered, limited = calls(emu)
             rows.append({"stream": stream, "scenario": "events_first_sync", "expected": EVENTS, "connector": result,
                          "jobs": answered["create"], "calls": answered, "rate_limited": limited,
