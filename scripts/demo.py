@@ -4,12 +4,14 @@ import os
 import sys
 import time
 import warnings
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 CONNECTOR = REPO / ".venv" / "bin" / "source-contacts"
 OUTPUT = REPO / "demo-output"
 DB_PATH = OUTPUT / "contacts.duckdb"
+EVENT_DAY_EXPORTS = "cometly_events_export"
 
 # Read at import time by PyAirbyte: the demo is local, so no registry look-up and no telemetry.
 os.environ.setdefault("AIRBYTE_OFFLINE_MODE", "1")
@@ -35,11 +37,16 @@ def main() -> int:
     started = time.monotonic()
     with Emulator() as emu:
         print(f"Emulator of Constant Contact v2/v3 and Cometly listening on {emu.url}")
-        source = ab.get_source("source-contacts", config=emu.config(), local_executable=CONNECTOR)
-        source.select_all_streams()
         cache = DuckDBCache(db_path=DB_PATH, cache_dir=OUTPUT / ".cache")
-        result = source.read(cache=cache)
-        names = sorted(result.streams)
+        source = ab.get_source("source-contacts", config=emu.config(), local_executable=CONNECTOR)
+        everything_but_day_exports = [name for name in source.get_available_streams() if name != EVENT_DAY_EXPORTS]
+        source.select_streams(everything_but_day_exports)
+        names = set(source.read(cache=cache).streams)
+        # The events export costs one job per day at 5 a minute: the demo exports the last three days, with events added.
+        emu.add_cometly_events(60, at=datetime.now(timezone.utc) - timedelta(days=1, hours=6))
+        recent = {**emu.config(), "start_date": (datetime.now(timezone.utc) - timedelta(days=3)).strftime("%Y-%m-%dT00:00:00Z")}
+        exports = ab.get_source("source-contacts", config=recent, local_executable=CONNECTOR, streams=[EVENT_DAY_EXPORTS])
+        names = sorted(names | set(exports.read(cache=cache).streams))
         print(f"\nSynced {len(names)} streams into {DB_PATH.relative_to(REPO)} in {time.monotonic() - started:.1f} s")
         counts = {cache[name].to_sql_table().name: len(cache[name]) for name in names}
         width = max(len(table) for table in counts)
