@@ -8,6 +8,7 @@ from typing import Any, Iterable, Mapping, Optional, Union
 
 from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
 from airbyte_cdk.sources.declarative.retrievers.retriever import Retriever
+from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_state_converter import DateTimeStreamStateConverter
 from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.types import Config, StreamSlice
 
@@ -22,14 +23,14 @@ def _instant(stamp: str) -> datetime:
 class EngagementWindowRetriever(Retriever):
     """Reads an activity's report through `retriever` unless the activity is final: read before (its slice starts at
     its saved cursor, later than `first_read_start`, the cursor's start) and last sent (the slice's `last_sent_at`)
-    more than `window_days` ago. A final activity costs no call, and its state stays as saved. A full refresh has
+    more than `window_days` before the sync's start. A final activity costs no call, and its state stays as saved. A full refresh has
     no state, so it reads every activity."""
 
     retriever: Retriever
     window_days: Union[str, int]
+    first_read_start: str
     config: Config
     parameters: InitVar[Mapping[str, Any]]
-    first_read_start: str = "1970-01-01T00:00:00Z"
     name: str = ""
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
@@ -53,4 +54,5 @@ class EngagementWindowRetriever(Retriever):
         start, last_sent = stream_slice.cursor_slice.get("start_time"), (stream_slice.extra_fields or {}).get("last_sent_at")
         if not start or not last_sent or _instant(start) <= self._first_read_start:
             return False
-        return _instant(last_sent) + self._window < datetime.now(timezone.utc)
+        # Counted to the sync's start, as the cursors' end.
+        return _instant(last_sent) + self._window < DateTimeStreamStateConverter.get_end_provider()()
