@@ -14,4 +14,4 @@ ENV AIRBYTE_ENTRYPOINT="python /airbyte/integration_code/main.py"
 ENTRYPOINT ["python", "/airbyte/integration_code/main.py"]
 
 LABEL io.airbyte.name=airbyte/source-contacts
-LABEL io.airbyte.version=0.2.2
+LABEL io.airbyte.version=0.3.0

@@ -21,7 +21,7 @@ TEST_REQUIREMENTS = [
 
 setup(
     name="source-contacts",
-    version="0.2.2",
+    version="0.3.0",
     description="Airbyte source: contacts from Constant Contact v3, Constant Contact v2 and Cometly.",
     python_requires=">=3.10",
     packages=find_packages(include=["source_contacts", "source_contacts.*"]),

@@ -2,9 +2,8 @@
 
 Cometly allows, per space and minute, 15 list calls, 5 export creations and 30 export status polls. The emulator
 enforces them as sliding windows answering 429 with Retry-After, on a faster clock when `period` is below 60 s
-(every "minute" lasts `period` seconds). The connector's own api_budget runs on the same clock: it is started in a
-working directory holding a copy of its manifest whose api_budget intervals are scaled by period / 60 (the CDK's
-YamlDeclarativeSource reads `manifest.yaml` from the working directory before the packaged one). Export jobs take
+(every "minute" lasts `period` seconds). The connector's own api_budget runs on the same clock: it runs from a copy of
+its package whose manifest has the api_budget intervals scaled by period / 60. Export jobs take
 `job_seconds` (not scaled). Each Cometly stream is read in full refresh from the first contact's day.
 """
 
@@ -12,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
@@ -43,12 +43,16 @@ def build_emulator(contacts: int, seed: int = 7) -> tuple[Emulator, datetime]:
 
 
 def scaled_manifest(folder: Path, period: float) -> Path:
-    """Writes the connector's manifest with every api_budget interval scaled by period / 60 into `folder`."""
+    """A copy of the connector's package in `folder` whose manifest has every api_budget interval scaled by period / 60;
+    run the connector with `folder` first on PYTHONPATH (harness.measure does, with cwd=folder)."""
+    package = folder / "source_contacts"
+    if not package.exists():
+        shutil.copytree(ROOT / "source_contacts", package, ignore=shutil.ignore_patterns("__pycache__"))
     manifest = yaml.safe_load((ROOT / "source_contacts" / "manifest.yaml").read_text())
     for policy in manifest["api_budget"]["policies"]:
         for rate in policy["rates"]:
             rate["interval"] = duration_isoformat(parse_duration(rate["interval"]) * (period / 60))
-    (folder / "manifest.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    (package / "manifest.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
     return folder
 
 

@@ -91,9 +91,11 @@ def emulator_for(stream: str, scale: str) -> Emulator:
 
 
 def measure(command: list[str], cwd: Path = ROOT) -> dict:
-    """Run `command` inside a fresh benchmarks.measure process (in `cwd`); its JSON report."""
+    """Run `command` inside a fresh benchmarks.measure process (in `cwd`, first on PYTHONPATH: a scaled copy of the
+    connector's package there is the one that runs); its JSON report."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(cwd), str(ROOT)])}
     wrapper = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "measure.py"), "--", *command],
-                             cwd=cwd, capture_output=True, text=True, check=True)
+                             cwd=cwd, capture_output=True, text=True, check=True, env=env)
     return json.loads(wrapper.stdout)
 
 
@@ -110,7 +112,7 @@ def run_stream(emu: Emulator, catalog: dict, stream: str, start_date: str, work:
                                "destination_sync_mode": "overwrite"}]}
     catalog_path = write_json(work / f"{stream}.catalog.json", configured)
     cwd = ROOT
-    if stream.startswith("cometly_"):  # the CDK reads manifest.yaml from the working directory first
+    if stream.startswith("cometly_"):  # read unpaced: a copy of the package with the budget on a 60 ms "minute"
         (work / "unpaced").mkdir(exist_ok=True)
         cwd = first_sync.scaled_manifest(work / "unpaced", UNPACED_MINUTE_S)
 

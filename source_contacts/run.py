@@ -4,7 +4,7 @@ import json
 import logging
 import re
 import sys
-from typing import Any, Iterable, List, Optional
+from typing import Any, Iterable, List, Mapping, Optional
 from urllib.parse import quote, quote_plus
 
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
@@ -32,14 +32,6 @@ def secret_forms(secret: str) -> List[str]:
     URL-encoded (v2's api_key in a query), and without the whitespace around it."""
     forms = {json.dumps(secret)[1:-1], quote(secret, safe=""), quote_plus(secret), quote(secret), secret.strip()}
     return sorted((form for form in forms if form and form != secret), key=len, reverse=True)
-
-
-def register_secret_forms(source_spec: ConnectorSpecification, config: Any) -> None:
-    """Registers every form of every secret of `config` (the CDK registers each secret as it is)."""
-    for secret in get_secrets(source_spec.connectionSpecification, config):
-        if isinstance(secret, str):
-            for form in secret_forms(secret):
-                add_to_secrets(form)
 
 
 def _filtered(text: Optional[str]) -> Optional[str]:
@@ -80,17 +72,23 @@ class MaskingEntrypoint(AirbyteEntrypoint):
     URL, and v2 sends api_key in the query) nor the CONNECTION_STATUS of a failed check.
     """
 
-    def check(self, source_spec: ConnectorSpecification, config: Any) -> Iterable[AirbyteMessage]:
-        register_secret_forms(source_spec, config)
-        return map(masked, super().check(source_spec, config))
+    def check(self, *args: Any) -> Iterable[AirbyteMessage]:
+        return map(masked, super().check(*args))
 
-    def discover(self, source_spec: ConnectorSpecification, config: Any) -> Iterable[AirbyteMessage]:
-        register_secret_forms(source_spec, config)
-        return map(masked, super().discover(source_spec, config))
+    def discover(self, *args: Any) -> Iterable[AirbyteMessage]:
+        return map(masked, super().discover(*args))
 
-    def read(self, source_spec: ConnectorSpecification, config: Any, *args: Any) -> Iterable[AirbyteMessage]:
-        register_secret_forms(source_spec, config)
-        return map(masked, super().read(source_spec, config, *args))
+    def read(self, *args: Any) -> Iterable[AirbyteMessage]:
+        return map(masked, super().read(*args))
+
+    @staticmethod
+    def set_up_secret_filter(config: Any, connection_specification: Mapping[str, Any]) -> None:
+        """The CDK's secret filter, with every form of each secret (the CDK registers each as it is)."""
+        AirbyteEntrypoint.set_up_secret_filter(config, connection_specification)
+        for secret in get_secrets(connection_specification, config):
+            if isinstance(secret, str):
+                for form in secret_forms(secret):
+                    add_to_secrets(form)
 
     @staticmethod
     def validate_connection(source_spec: ConnectorSpecification, config: Any) -> None:
