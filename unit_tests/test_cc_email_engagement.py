@@ -3,12 +3,14 @@ activities, their send history), the requests of each report (limit=500, include
 ids a stats call), no call for permalinks, Removed campaigns or final activities, and the state per activity."""
 
 import json
+import logging
 from datetime import datetime, timedelta, timezone
 from typing import Dict, List
 
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.mock_http import HttpRequest, HttpResponse
 
+from source_contacts import SourceContacts
 from tests.support.builders import V3_URL, StrictHttpMocker, final_state, run_read, stream_state, v3_access_token_config
 
 AUTH = {"Authorization": "Bearer test-v3-token"}
@@ -144,3 +146,34 @@ def test_send_history_is_every_send_of_each_reportable_activity() -> None:
 
     assert [(r["campaign_activity_id"], r["send_id"], r["run_date"]) for r in records_of(output)] == [
         ("a-1", 1, "2024-01-10T00:00:00.000Z"), ("a-1", 2, "2025-02-01T15:00:00Z")]
+
+
+# stream: (primary key, cursor field or None for full refresh only), as the contract's table says.
+CONTRACT = {
+    "cc_email_campaign_activities": (["campaign_activity_id"], "campaign_updated_at"),
+    "cc_email_send_history": (["campaign_activity_id", "send_id"], None),
+    "cc_email_sends": (["campaign_activity_id", "contact_id"], "created_time"),
+    "cc_email_opens": (["campaign_activity_id", "contact_id", "created_time"], "created_time"),
+    "cc_email_unique_opens": (["campaign_activity_id", "contact_id"], "created_time"),
+    "cc_email_clicks": (["campaign_activity_id", "contact_id", "url_id", "created_time"], "created_time"),
+    "cc_email_bounces": (["campaign_activity_id", "contact_id", "created_time"], "created_time"),
+    "cc_email_optouts": (["campaign_activity_id", "contact_id"], "created_time"),
+    "cc_email_forwards": (["campaign_activity_id", "contact_id", "created_time"], "created_time"),
+    "cc_email_did_not_opens": (["campaign_activity_id", "contact_id"], None),
+    "cc_email_campaign_activity_stats": (["campaign_activity_id"], None),
+    "cc_email_links": (["campaign_activity_id", "url_id"], None),
+}
+
+
+def test_the_twelve_streams_are_discovered_with_the_contracts_keys_cursors_and_sync_modes() -> None:
+    config = v3_access_token_config()
+
+    catalog = SourceContacts(config=config).discover(logging.getLogger(), config)
+
+    discovered = {s.name: s for s in catalog.streams if s.name in CONTRACT}
+    assert set(discovered) == set(CONTRACT)
+    for name, (key, cursor) in CONTRACT.items():
+        stream = discovered[name]
+        assert stream.source_defined_primary_key == [[field] for field in key], name
+        assert stream.default_cursor_field == ([cursor] if cursor else None), name
+        assert [m.value for m in stream.supported_sync_modes] == (["full_refresh", "incremental"] if cursor else ["full_refresh"]), name
