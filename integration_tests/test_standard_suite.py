@@ -32,7 +32,8 @@ def _with_wrong_secrets(config: dict) -> dict:
 @pytest.fixture(scope="module", autouse=True)
 def emulator_configs() -> Iterator[None]:
     """Starts one emulator for the suite and writes the config files acceptance-test-config.yml names."""
-    with Emulator() as emu:
+    # 20 campaigns: the engagement streams read every report of every sent activity, at 4 calls a second.
+    with Emulator(sizes={"cc_v3_campaigns": 20}) as emu:
         config = emu.config()
         if "constant_contact" in config:
             # Refresh tokens are single use and the suite reuses one config file: use a fixed access token.
