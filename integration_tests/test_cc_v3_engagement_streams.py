@@ -234,3 +234,20 @@ def test_campaign_activities_reread_only_the_campaigns_changed_since_the_state(e
     touched_activities = {a for a in engagement.data.engagement.by_campaign[touched]}
     assert touched_activities <= {r["campaign_activity_id"] for r in records_of(second)}
     assert all(r["campaign_updated_at"].endswith("Z") for r in records_of(second))
+
+
+# Each scenario is three syncs through the console script at 4 calls a second, most of it the parents: the streams
+# whose state is per activity with a newest-first stop, and the activities' own cursor, are run here.
+@pytest.mark.parametrize("stream", ["cc_email_campaign_activities", "cc_email_opens", "cc_email_clicks"])
+def test_a_sync_killed_and_resumed_from_its_last_state_loses_no_record(tmp_path, stream: str) -> None:
+    from integration_tests.test_crash_and_resume import run_until_killed
+
+    config_for, key, truth_of, kill_points = CRASH_SCENARIOS[stream]
+    with Emulator(sizes=SIZES) as emu:
+        config, state, seen, attempts = config_for(emu), None, set(), []
+        for kill_after in [*kill_points, None]:
+            records, state, exit_code = run_until_killed(config, stream, state, tmp_path, kill_after)
+            seen |= {key(record) for record in records}
+            attempts.append(exit_code)
+        assert attempts[-1] == 0
+        assert seen == truth_of(emu)

@@ -7,6 +7,7 @@ from typing import Any, Callable, Dict, Tuple
 import pytest
 
 from emulator import Emulator
+from integration_tests import test_cc_v3_engagement_streams as engagement
 from integration_tests import test_cometly_events_streams as cometly_events
 from integration_tests.test_crash_and_resume import SCENARIOS
 from source_contacts import SourceContacts
@@ -35,9 +36,10 @@ def every_stream() -> Dict[str, bool]:
 
 def test_every_stream_is_in_the_ground_truth_table_and_every_incremental_one_in_crash_and_resume() -> None:
     streams = every_stream()
-    # The Cometly events streams run their tables in their own module (a pinned sync start, a scaled api_budget).
-    assert sorted(set(streams) - set(GROUND_TRUTH) - set(cometly_events.GROUND_TRUTH)) == []
-    crash = set(SCENARIOS) | set(cometly_events.CRASH_SCENARIOS)
+    # The engagement and Cometly events streams run their tables in their own modules (a small account, a pinned sync
+    # start, a scaled api_budget).
+    assert sorted(set(streams) - set(GROUND_TRUTH) - set(engagement.GROUND_TRUTH) - set(cometly_events.GROUND_TRUTH)) == []
+    crash = set(SCENARIOS) | set(engagement.CRASH_SCENARIOS) | set(cometly_events.CRASH_SCENARIOS)
     assert sorted(name for name, incremental in streams.items() if incremental and name not in crash) == []
 
 
