@@ -213,6 +213,7 @@ class SourceContacts(ConcurrentDeclarativeSource):
         problem = describe_invalid_config(config) or describe_padded_secrets(config, self._spec())
         if problem:
             return AirbyteConnectionStatus(status=Status.FAILED, message=problem)
+        SYNC_CALLS.start()  # what an earlier read in this process learned of the quota is not this check's
         streams = {stream.name: stream for stream in self.streams(config)}
         for name in self.resolved_manifest["check"]["stream_names"]:
             if name not in streams:
