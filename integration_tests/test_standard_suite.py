@@ -40,6 +40,8 @@ def emulator_configs() -> Iterator[None]:
             config["constant_contact"]["credentials"] = {"auth_type": "access_token", "access_token": emu.issue_access_token()}
         SECRETS.mkdir(exist_ok=True)
         (SECRETS / "config.json").write_text(json.dumps(config))
+        # The same config for basic_read, whose scenario carries a catalog: the suite passes it to `spec` too otherwise.
+        (SECRETS / "read_config.json").write_text(json.dumps(config))
         (SECRETS / "invalid_config.json").write_text(json.dumps(_with_wrong_secrets(config)))
         (SECRETS / "no_provider_config.json").write_text(json.dumps({"start_date": config["start_date"]}))
         yield
