@@ -2,12 +2,11 @@
 settings of the config, on the list's query string or in an export's body."""
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, List, Mapping, Optional, Union
+from typing import Any, Iterable, List, Mapping, Optional
 
-import requests
 
 from airbyte_cdk.sources.streams.core import StreamData
-from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
+from airbyte_cdk.sources.types import Config, StreamSlice
 
 from source_contacts.components.adaptive_windows import AdaptiveWindowRetriever
 from source_contacts.components.delegating_requester import DelegatingRequester
@@ -26,22 +25,20 @@ class CometlyEventFiltersRequester(DelegatingRequester):
 
     fields: the fields every request asks for (without `fields` the API sends only id and event_time_utc).
     touchpoint_fields: asked for too when cometly.attribution is set (the API refuses them without sources).
-    inject_into: request_parameter (arrays as `name[]=a&name[]=b`, the form PHP reads) or body_json (JSON arrays).
+    inject_into: request_parameter or body_json (see DelegatingRequester).
     The event names sent are the configured ones when there are at most 10, else the group the slice carries in its
     `event_names` extra field (EventNameGroupsRetriever), else none: an export of more names filters them itself.
     """
 
     fields: List[str] = field(default_factory=list)
     touchpoint_fields: List[str] = field(default_factory=list)
-    inject_into: str = "request_parameter"
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        if self.inject_into not in ("request_parameter", "body_json"):
-            raise ValueError(f"inject_into must be request_parameter or body_json, not {self.inject_into}")
+        super().__post_init__(parameters)
         if not self.fields:
             raise ValueError("CometlyEventFiltersRequester needs the fields to ask for")
 
-    def filters(self, stream_slice: Optional[StreamSlice]) -> dict:
+    def options(self, stream_slice: Optional[StreamSlice]) -> dict:
         """The event filters of one request, as JSON values."""
         attribution = (self.config.get("cometly") or {}).get("attribution")
         chosen: dict = {"fields": list(self.fields) + (list(self.touchpoint_fields) if attribution else [])}
@@ -55,36 +52,6 @@ class CometlyEventFiltersRequester(DelegatingRequester):
             chosen["attribution_model"] = attribution["model"]
             chosen["attribution_window"] = int(attribution["window_days"])
         return chosen
-
-    def send_request(
-        self,
-        stream_state: Optional[StreamState] = None,
-        stream_slice: Optional[StreamSlice] = None,
-        next_page_token: Optional[Mapping[str, Any]] = None,
-        path: Optional[str] = None,
-        request_headers: Optional[Mapping[str, Any]] = None,
-        request_params: Optional[Mapping[str, Any]] = None,
-        request_body_data: Optional[Union[Mapping[str, Any], str]] = None,
-        request_body_json: Optional[Mapping[str, Any]] = None,
-        log_formatter: Optional[Callable[[requests.Response], Any]] = None,
-    ) -> Optional[requests.Response]:
-        chosen = self.filters(stream_slice)
-        if self.inject_into == "request_parameter":
-            query = {f"{name}[]" if isinstance(value, list) else name: value for name, value in chosen.items()}
-            request_params = {**(request_params or {}), **query}
-        else:
-            request_body_json = {**(request_body_json or {}), **chosen}
-        return self.requester.send_request(
-            stream_state=stream_state,
-            stream_slice=stream_slice,
-            next_page_token=next_page_token,
-            path=path,
-            request_headers=request_headers,
-            request_params=request_params,
-            request_body_data=request_body_data,
-            request_body_json=request_body_json,
-            log_formatter=log_formatter,
-        )
 
 
 @dataclass

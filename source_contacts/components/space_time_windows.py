@@ -2,12 +2,11 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any, Mapping, Optional
 from zoneinfo import ZoneInfo
 
-import requests
 
-from airbyte_cdk.sources.types import StreamSlice, StreamState
+from airbyte_cdk.sources.types import StreamSlice
 
 from source_contacts.components.delegating_requester import DelegatingRequester
 
@@ -49,18 +48,16 @@ class CometlyWindowRequester(DelegatingRequester):
       whose docs do not say whether its bounds are inclusive: adjacent windows then overlap (duplicates, never a gap).
     """
 
-    inject_into: str = "request_parameter"
     overlap_seconds: int = 0
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        if self.inject_into not in ("request_parameter", "body_json"):
-            raise ValueError(f"inject_into must be request_parameter or body_json, not {self.inject_into}")
+        super().__post_init__(parameters)
         if isinstance(self.overlap_seconds, bool) or not isinstance(self.overlap_seconds, int) or self.overlap_seconds < 0:
             raise ValueError(f"overlap_seconds must be a whole number of seconds, 0 or more, not {self.overlap_seconds!r}")
         self._zone = ZoneInfo((self.config.get("cometly") or {}).get("timezone") or "UTC")
         self._overlap = timedelta(seconds=self.overlap_seconds)
 
-    def window(self, stream_slice: Optional[StreamSlice]) -> dict[str, str]:
+    def options(self, stream_slice: Optional[StreamSlice]) -> dict[str, str]:
         """start_date/end_date of the slice in space time; empty outside a windowed slice."""
         if not stream_slice or "start_time" not in stream_slice or "end_time" not in stream_slice:
             return {}
@@ -68,35 +65,6 @@ class CometlyWindowRequester(DelegatingRequester):
             "start_date": to_space_time(_shift(stream_slice["start_time"], -self._overlap), self._zone),
             "end_date": to_space_time(_shift(stream_slice["end_time"], self._overlap), self._zone, window_end=True),
         }
-
-    def send_request(
-        self,
-        stream_state: Optional[StreamState] = None,
-        stream_slice: Optional[StreamSlice] = None,
-        next_page_token: Optional[Mapping[str, Any]] = None,
-        path: Optional[str] = None,
-        request_headers: Optional[Mapping[str, Any]] = None,
-        request_params: Optional[Mapping[str, Any]] = None,
-        request_body_data: Optional[Union[Mapping[str, Any], str]] = None,
-        request_body_json: Optional[Mapping[str, Any]] = None,
-        log_formatter: Optional[Callable[[requests.Response], Any]] = None,
-    ) -> Optional[requests.Response]:
-        window = self.window(stream_slice)
-        if self.inject_into == "request_parameter":
-            request_params = {**(request_params or {}), **window}
-        else:
-            request_body_json = {**(request_body_json or {}), **window}
-        return self.requester.send_request(
-            stream_state=stream_state,
-            stream_slice=stream_slice,
-            next_page_token=next_page_token,
-            path=path,
-            request_headers=request_headers,
-            request_params=request_params,
-            request_body_data=request_body_data,
-            request_body_json=request_body_json,
-            log_formatter=log_formatter,
-        )
 
 
 def _shift(utc_value: str, by: timedelta) -> str:
